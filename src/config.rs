@@ -1,0 +1,215 @@
+//! Settings shared by every command, read from flags or environment variables, and the
+//! validated pipeline built from them.
+//!
+//! Every endpoint is a setting so tests can point it at loopback. The VirusTotal key is read
+//! from the environment only, never from a flag, so it does not show in process listings.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::lookup::cache::{CacheOptions, LookupCache};
+use crate::lookup::feed::{EXAMPLE_FEED, EXAMPLE_FEED_NAME, Feed, FeedError};
+use crate::lookup::retry::{RetryOptions, SharedSleep, TokioSleep};
+use crate::lookup::virustotal::{DEFAULT_BASE_URL, VirusTotal, VirusTotalOptions};
+use crate::lookup::{Lookups, Provider};
+use crate::pipeline::{Enricher, ReportOptions};
+use crate::secret::Secret;
+use crate::verdict::{VerdictMode, VerdictPolicy};
+
+/// Environment variable that holds the VirusTotal API key.
+pub const VIRUSTOTAL_API_KEY: &str = "VIRUSTOTAL_API_KEY";
+
+/// Lookup, cache and verdict settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// VirusTotal API root; the key comes from VIRUSTOTAL_API_KEY, which enables the provider.
+    #[arg(long, env = "VIRUSTOTAL_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    pub virustotal_base_url: Url,
+
+    /// Client-side VirusTotal rate limit, in requests per minute (the free tier allows 4).
+    #[arg(long, env = "VIRUSTOTAL_REQUESTS_PER_MINUTE", default_value_t = NonZeroU32::new(4).unwrap())]
+    pub virustotal_requests_per_minute: NonZeroU32,
+
+    /// Maximum VirusTotal requests awaiting an answer at once.
+    #[arg(long, env = "VIRUSTOTAL_MAX_IN_FLIGHT", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub virustotal_max_in_flight: u16,
+
+    /// Timeout of one VirusTotal request, in seconds.
+    #[arg(long, env = "VIRUSTOTAL_TIMEOUT_SECONDS", default_value_t = 15.0)]
+    pub virustotal_timeout_seconds: f64,
+
+    /// Attempts per VirusTotal request, the first included.
+    #[arg(long, env = "VIRUSTOTAL_MAX_ATTEMPTS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub virustotal_max_attempts: u32,
+
+    /// Delay before the first retry, in milliseconds; it doubles per retry, with jitter.
+    #[arg(long, env = "VIRUSTOTAL_RETRY_BASE_MS", default_value_t = 1000)]
+    pub virustotal_retry_base_ms: u64,
+
+    /// Maximum total wait across the retries of one request, in seconds, Retry-After included.
+    #[arg(long, env = "VIRUSTOTAL_MAX_RETRY_WAIT_SECONDS", default_value_t = 90)]
+    pub virustotal_max_retry_wait_seconds: u64,
+
+    /// Local feed file of addresses and CIDR ranges; repeat the flag, or give a comma-separated list.
+    #[arg(
+        long = "feed",
+        env = "FEED_PATHS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub feeds: Vec<PathBuf>,
+
+    /// How long a lookup result is reused, in seconds.
+    #[arg(long, env = "CACHE_TTL_SECONDS", default_value_t = 21_600)]
+    pub cache_ttl_seconds: u64,
+
+    /// Maximum number of cached lookup results.
+    #[arg(long, env = "CACHE_MAX_ENTRIES", default_value_t = 100_000)]
+    pub cache_max_entries: u64,
+
+    /// Verdict rules: "engines" (engine counts and reputation separately) or "template"
+    /// (reputation below 0 is malicious, as the Logic App template decides).
+    #[arg(long, env = "VERDICT_MODE", value_enum, default_value_t = VerdictMode::Engines)]
+    pub verdict_mode: VerdictMode,
+
+    /// Engines reporting malicious needed for a malicious verdict.
+    #[arg(long, env = "VERDICT_MALICIOUS_ENGINES", default_value_t = 3)]
+    pub verdict_malicious_engines: u32,
+
+    /// Engines reporting malicious or suspicious needed for a suspicious verdict.
+    #[arg(long, env = "VERDICT_SUSPICIOUS_ENGINES", default_value_t = 1)]
+    pub verdict_suspicious_engines: u32,
+
+    /// Community reputation at or below which an address is suspicious.
+    #[arg(long, env = "VERDICT_SUSPICIOUS_REPUTATION", default_value_t = -10, allow_negative_numbers = true)]
+    pub verdict_suspicious_reputation: i64,
+}
+
+/// Error of configuration: a setting that cannot be used, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Occurs when a setting's value is outside its valid range.
+    #[error("invalid {setting} {value:?}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// Occurs when a feed file cannot be loaded.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    /// Occurs when the HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Which providers a configuration enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// The configured providers.
+    Configured,
+    /// Nothing was configured, so the built-in example feed runs alone.
+    ExampleFeed,
+}
+
+impl Settings {
+    /// Reads the VirusTotal key from the environment; an empty value counts as unset.
+    pub fn virustotal_key_from_env() -> Option<Secret> {
+        std::env::var(VIRUSTOTAL_API_KEY)
+            .ok()
+            .filter(|key| !key.trim().is_empty())
+            .map(|key| Secret::new(key.trim()))
+    }
+
+    /// Builds the pipeline with the tokio timer for retries.
+    pub fn build(
+        &self,
+        api_key: Option<Secret>,
+    ) -> Result<(Enricher, ProviderChoice), ConfigError> {
+        self.build_with_sleep(api_key, Arc::new(TokioSleep))
+    }
+
+    /// Builds the pipeline; `sleep` waits between retries, so tests can record instead.
+    pub fn build_with_sleep(
+        &self,
+        api_key: Option<Secret>,
+        sleep: SharedSleep,
+    ) -> Result<(Enricher, ProviderChoice), ConfigError> {
+        let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+
+        if let Some(api_key) = api_key {
+            let options = self.virustotal_options(api_key)?;
+            let provider = VirusTotal::with_sleep(options, sleep)
+                .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+            providers.push(Arc::new(provider));
+        }
+
+        let mut choice = ProviderChoice::Configured;
+        if !self.feeds.is_empty() {
+            let mut feed = Feed::new();
+            for path in &self.feeds {
+                feed.load_file(path)?;
+            }
+            providers.push(Arc::new(feed));
+        } else if providers.is_empty() {
+            let mut feed = Feed::new();
+            feed.load_text(EXAMPLE_FEED_NAME, EXAMPLE_FEED)
+                .expect("the built-in example feed is plain text");
+            providers.push(Arc::new(feed));
+            choice = ProviderChoice::ExampleFeed;
+        }
+
+        let cache = LookupCache::new(CacheOptions {
+            ttl: Duration::from_secs(self.cache_ttl_seconds),
+            max_entries: self.cache_max_entries,
+        });
+        let policy = VerdictPolicy {
+            mode: self.verdict_mode,
+            malicious_engines: self.verdict_malicious_engines,
+            suspicious_engines: self.verdict_suspicious_engines,
+            suspicious_reputation: self.verdict_suspicious_reputation,
+        };
+        let enricher = Enricher::new(
+            Lookups::new(providers, cache),
+            policy,
+            ReportOptions::default(),
+        );
+        Ok((enricher, choice))
+    }
+
+    fn virustotal_options(&self, api_key: Secret) -> Result<VirusTotalOptions, ConfigError> {
+        let timeout = self.virustotal_timeout_seconds;
+        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0) {
+            return Err(ConfigError::Invalid {
+                setting: "VIRUSTOTAL_TIMEOUT_SECONDS",
+                value: timeout.to_string(),
+                reason: "must be more than 0 and at most 600 seconds",
+            });
+        }
+        let scheme = self.virustotal_base_url.scheme();
+        if scheme != "https" && scheme != "http" {
+            return Err(ConfigError::Invalid {
+                setting: "VIRUSTOTAL_BASE_URL",
+                value: self.virustotal_base_url.to_string(),
+                reason: "must be an http or https URL",
+            });
+        }
+        Ok(VirusTotalOptions {
+            base_url: self.virustotal_base_url.clone(),
+            api_key,
+            requests_per_minute: self.virustotal_requests_per_minute,
+            max_in_flight: usize::from(self.virustotal_max_in_flight),
+            timeout: Duration::from_secs_f64(timeout),
+            retry: RetryOptions {
+                max_attempts: self.virustotal_max_attempts,
+                base_delay: Duration::from_millis(self.virustotal_retry_base_ms),
+                max_delay: Duration::from_secs(30),
+                max_total_wait: Duration::from_secs(self.virustotal_max_retry_wait_seconds),
+            },
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! Enriches Microsoft Sentinel incidents with IP reputation.
+//!
+//! The pipeline has one module per stage:
+//! [`trigger`] recognises the playbook trigger body, [`parse`] normalises and classifies the
+//! addresses, [`lookup`] asks providers (VirusTotal, local feeds) through a shared cache,
+//! [`verdict`] decides per address, and [`sinks`] builds the rows, comment and labels.
+//! [`pipeline::Enricher`] runs them in order for the command line ([`cli`]).
+
+pub mod cli;
+pub mod config;
+pub mod lookup;
+pub mod parse;
+pub mod pipeline;
+pub mod secret;
+pub mod sinks;
+pub mod trigger;
+pub mod verdict;

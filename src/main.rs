@@ -1,0 +1,43 @@
+//! Start-up: parse the command line, set up logging, and hand over to the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sentinel_ip_enrich::cli::{Cli, Command, EXIT_UNUSABLE, run_enrich};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // Help and version are not errors; every other parse failure is unusable input.
+            return if error.use_stderr() {
+                ExitCode::from(EXIT_UNUSABLE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+
+    // The command line prints its result on stdout, so logs go to stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("sentinel_ip_enrich=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .compact()
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_UNUSABLE);
+        }
+    };
+    match cli.command {
+        Command::Enrich(args) => runtime.block_on(run_enrich(args)),
+    }
+}

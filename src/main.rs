@@ -1,5 +1,6 @@
 //! Start-up: parse the command line, set up logging, and hand over to the command.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("sentinel_ip_enrich=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .compact()
         .init();
 

@@ -1,6 +1,6 @@
 //! VirusTotal API v3 provider: `GET {base}/ip_addresses/{ip}` with the `x-apikey` header.
 //!
-//! Outcomes: 200 is a report, 404 is "not found" (an answer), 401 and 403 stop every VirusTotal
+//! Outcomes: 200 is a report, 404 is "not found" (a result), 401 and 403 stop every VirusTotal
 //! call of the run, 429 is retried after `Retry-After` or the backoff schedule, and 5xx,
 //! timeouts, connection failures and unparseable bodies are retried up to the attempt limit.
 //! A client-side rate limit (`governor`) and a semaphore bound requests per minute and in flight.
@@ -29,7 +29,7 @@ use crate::secret::Secret;
 pub const NAME: &str = "virustotal";
 /// Public endpoint of the v3 API.
 pub const DEFAULT_BASE_URL: &str = "https://www.virustotal.com/api/v3";
-/// Setting that holds the key, named in errors.
+/// Setting that contains the key, named in errors.
 const KEY_SETTING: &str = "VIRUSTOTAL_API_KEY";
 const KEY_HEADER: &str = "x-apikey";
 /// Engines named in a row's details, at most; the full list can run to 90 entries.
@@ -43,7 +43,7 @@ pub struct VirusTotalOptions {
     pub api_key: Secret,
     /// Client-side limit, requests per minute. Default 4, the free tier.
     pub requests_per_minute: NonZeroU32,
-    /// Maximum requests awaiting an answer at once. Default 4.
+    /// Maximum requests awaiting a response at once. Default 4.
     pub max_in_flight: usize,
     /// Timeout of one request, connection included. Default 15 seconds.
     pub timeout: Duration,
@@ -110,14 +110,18 @@ impl VirusTotal {
         url
     }
 
-    /// Makes one request and sorts its answer into a finding or an attempt error.
-    async fn attempt(&self, ip: IpAddr) -> Result<Finding, AttemptError> {
+    /// Sends one request and maps its response to a finding or an attempt error.
+    async fn attempt(&self, ip: IpAddr, run: &RunContext) -> Result<Finding, AttemptError> {
         self.limiter.until_ready().await;
         let _permit = self
             .in_flight
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        // Another lookup of this run may have been rejected while this one waited.
+        if run.is_stopped(NAME) {
+            return Err(AttemptError::Stopped);
+        }
 
         let response = self
             .client
@@ -156,15 +160,8 @@ impl Provider for VirusTotal {
     }
 
     async fn lookup(&self, ip: IpAddr, run: &RunContext) -> Result<Finding, LookupError> {
-        if run.is_stopped(NAME) {
-            return Err(LookupError::StoppedAfterUnauthorized {
-                provider: NAME,
-                setting: KEY_SETTING,
-            });
-        }
-
         let incident = run.incident_for_logs();
-        let (result, attempts) = self.lookup_with_retries(ip, incident).await;
+        let (result, attempts) = self.lookup_with_retries(ip, run).await;
         result.map_err(|error| {
             if let AttemptError::Unauthorized { .. } = error {
                 run.stop(NAME);
@@ -191,14 +188,18 @@ impl VirusTotal {
     async fn lookup_with_retries(
         &self,
         ip: IpAddr,
-        incident: &str,
+        run: &RunContext,
     ) -> (Result<Finding, AttemptError>, u32) {
+        if run.is_stopped(NAME) {
+            return (Err(AttemptError::Stopped), 0);
+        }
+        let incident = run.incident_for_logs();
         let mut schedule = self.options.retry.backoff().build();
         let mut budget = WaitBudget::new(&self.options.retry);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let error = match self.attempt(ip).await {
+            let error = match self.attempt(ip, run).await {
                 Ok(finding) => return (Ok(finding), attempts),
                 Err(error) if !error.is_retriable() => return (Err(error), attempts),
                 Err(error) => error,
@@ -228,6 +229,8 @@ enum AttemptError {
     Unauthorized {
         status: u16,
     },
+    /// The provider was stopped for this run after a rejected key; no request was sent.
+    Stopped,
     Quota {
         retry_after: Option<Duration>,
     },
@@ -253,7 +256,7 @@ impl AttemptError {
 
     fn is_retriable(&self) -> bool {
         match self {
-            AttemptError::Unauthorized { .. } => false,
+            AttemptError::Unauthorized { .. } | AttemptError::Stopped => false,
             AttemptError::Quota { .. } => true,
             // 400 InvalidArgumentError and other 4xx will not change on a retry.
             AttemptError::Status { status, .. } => *status >= 500,
@@ -277,13 +280,14 @@ impl AttemptError {
             AttemptError::Unauthorized { status } | AttemptError::Status { status, .. } => *status,
             AttemptError::Quota { .. } => 429,
             AttemptError::InvalidBody(_) => 200,
-            AttemptError::Timeout | AttemptError::Connection(_) => 0,
+            AttemptError::Timeout | AttemptError::Connection(_) | AttemptError::Stopped => 0,
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             AttemptError::Unauthorized { .. } => "unauthorized",
+            AttemptError::Stopped => "stopped_after_unauthorized",
             AttemptError::Quota { .. } => "quota_exceeded",
             AttemptError::Status { .. } => "upstream_status",
             AttemptError::Timeout => "timeout",
@@ -297,6 +301,10 @@ impl AttemptError {
             AttemptError::Unauthorized { status } => LookupError::Unauthorized {
                 provider: NAME,
                 status,
+                setting: KEY_SETTING,
+            },
+            AttemptError::Stopped => LookupError::StoppedAfterUnauthorized {
+                provider: NAME,
                 setting: KEY_SETTING,
             },
             AttemptError::Quota { .. } => LookupError::QuotaExceeded {
@@ -364,7 +372,7 @@ fn parse_report(body: &[u8]) -> Result<Report, AttemptError> {
         .map_err(|error| AttemptError::InvalidBody(error.to_string()))?;
     let attributes = object.data.attributes;
 
-    // Engines that returned a malicious or suspicious category, so an analyst sees which.
+    // Engines that returned a malicious or suspicious category, so the row names them.
     let flagging: Vec<Value> = attributes
         .last_analysis_results
         .iter()

@@ -14,7 +14,7 @@ use crate::trigger::IncidentRef;
 pub const MAX_CHARS: usize = 30_000;
 /// Characters kept free for each "N more" line.
 const MORE_LINE_RESERVE: usize = 200;
-/// Longest incident id quoted in the query; a longer one is left out of it.
+/// Maximum length of an incident id quoted in the query. A longer id is left out of it.
 const MAX_QUOTED_ID_CHARS: usize = 1_000;
 
 /// Builds the comment HTML for one run.

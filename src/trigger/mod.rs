@@ -1,7 +1,7 @@
 //! Trigger stage: recognises the body a Microsoft Sentinel playbook trigger delivers and pulls
 //! out the incident reference and the raw IP address strings.
 //!
-//! Three shapes are accepted and told apart by their fields: the incident trigger
+//! Three shapes are accepted and distinguished by their fields: the incident trigger
 //! (`objectSchemaType` and `object`), the alert trigger (PascalCase, `SystemAlertId` and
 //! `Entities`) and the entity trigger (`Entity` and `IncidentArmID`). This module does not parse
 //! the addresses themselves; that is the parse stage's job.
@@ -13,7 +13,7 @@ mod incident;
 use serde::Serialize;
 use serde_json::Value;
 
-/// Which playbook trigger produced the body.
+/// Kind of playbook trigger that produced the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
@@ -33,14 +33,14 @@ pub struct IncidentRef {
 }
 
 impl IncidentRef {
-    /// ARM id of the Log Analytics workspace that holds the incident, taken from the incident id.
+    /// ARM id of the Log Analytics workspace that contains the incident, taken from the incident id.
     pub fn workspace_id(&self) -> Option<&str> {
         let lower = self.id.to_ascii_lowercase();
         let at = lower.find("/providers/microsoft.securityinsights/")?;
         Some(&self.id[..at])
     }
 
-    /// The incident's own id: the last segment of the ARM id.
+    /// Returns the incident's own id, the last segment of the ARM id.
     pub fn name(&self) -> &str {
         self.id.rsplit('/').next().unwrap_or(&self.id)
     }
@@ -85,7 +85,7 @@ pub fn parse_bytes(body: &[u8]) -> Result<Trigger, TriggerError> {
 
 /// Detects the trigger shape of a JSON body and extracts its incident and addresses.
 ///
-/// A JSON string that itself holds JSON is unwrapped first, because hosts and HTTP actions
+/// A JSON string that itself contains JSON is unwrapped first, because hosts and HTTP actions
 /// sometimes encode a body twice.
 pub fn parse(body: &Value) -> Result<Trigger, TriggerError> {
     if let Value::String(text) = body {

@@ -36,7 +36,7 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// What decided a verdict.
+/// Source of the data that decided a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {

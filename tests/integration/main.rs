@@ -1,0 +1,8 @@
+//! Integration tests, one module per pipeline stage or interface.
+
+mod cli;
+mod common;
+mod ip_forms;
+mod report;
+mod triggers;
+mod virustotal;

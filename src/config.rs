@@ -18,6 +18,11 @@ use crate::lookup::virustotal::{DEFAULT_BASE_URL, VirusTotal, VirusTotalOptions}
 use crate::lookup::{Lookups, Provider};
 use crate::pipeline::{Enricher, ReportOptions};
 use crate::secret::Secret;
+use crate::sinks::azure::log_analytics::DEFAULT_STREAM;
+use crate::sinks::azure::sentinel::DEFAULT_ARM_ENDPOINT;
+use crate::sinks::azure::{AzureSinks, LogsIngestion, LogsIngestionOptions, Sentinel, SentinelOptions, TokenSource};
+use azure_core::credentials::TokenCredential;
+use azure_identity::{DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use crate::verdict::{VerdictMode, VerdictPolicy};
 
 /// Environment variable that holds the VirusTotal API key.
@@ -102,6 +107,15 @@ pub enum ConfigError {
     /// Occurs when a feed file cannot be loaded.
     #[error(transparent)]
     Feed(#[from] FeedError),
+    /// Occurs when a required setting is missing.
+    #[error("missing {setting}: {reason}")]
+    Missing {
+        setting: &'static str,
+        reason: &'static str,
+    },
+    /// Occurs when the Azure credential cannot be created.
+    #[error("cannot create the Azure credential: {0}")]
+    Credential(String),
     /// Occurs when the HTTP client cannot be built.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
@@ -211,5 +225,111 @@ impl Settings {
                 max_total_wait: Duration::from_secs(self.virustotal_max_retry_wait_seconds),
             },
         })
+    }
+}
+
+/// Which `azure_identity` credential signs Azure requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CredentialKind {
+    /// The function app's managed identity (IDENTITY_ENDPOINT, IDENTITY_HEADER, AZURE_CLIENT_ID).
+    ManagedIdentity,
+    /// The signed-in Azure CLI or Azure Developer CLI user.
+    DeveloperTools,
+}
+
+/// Settings of the Azure sinks and the workspace allow-list.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AzureSettings {
+    /// Workspace ARM ids whose incidents may be written to, comma-separated.
+    #[arg(long, env = "SENTINEL_ALLOWED_WORKSPACES", value_delimiter = ',', value_name = "ARM_ID")]
+    pub allowed_workspaces: Vec<String>,
+
+    /// Azure Resource Manager endpoint for Sentinel comments and labels.
+    #[arg(long, env = "ARM_ENDPOINT", default_value = DEFAULT_ARM_ENDPOINT)]
+    pub arm_endpoint: Url,
+
+    /// Logs ingestion endpoint of the data collection rule; rows are not written when unset.
+    #[arg(long, env = "LOGS_INGESTION_ENDPOINT")]
+    pub logs_ingestion_endpoint: Option<Url>,
+
+    /// Immutable id of the data collection rule ("dcr-…").
+    #[arg(long, env = "LOGS_INGESTION_DCR_ID")]
+    pub logs_ingestion_dcr_id: Option<String>,
+
+    /// Stream of the data collection rule that the rows go to.
+    #[arg(long, env = "LOGS_INGESTION_STREAM", default_value = DEFAULT_STREAM)]
+    pub logs_ingestion_stream: String,
+
+    /// Credential for Azure requests; the default is managed-identity for serve and
+    /// developer-tools for enrich --apply.
+    #[arg(long, env = "AZURE_CREDENTIAL", value_enum)]
+    pub azure_credential: Option<CredentialKind>,
+
+    /// Client id of a user-assigned managed identity; unset selects the system-assigned one.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+}
+
+impl AzureSettings {
+    /// Whether rows have somewhere to go.
+    pub fn logs_ingestion_configured(&self) -> bool {
+        self.logs_ingestion_endpoint.is_some() && self.logs_ingestion_dcr_id.as_deref().is_some_and(|id| !id.trim().is_empty())
+    }
+
+    /// Builds the sinks with the credential chosen by AZURE_CREDENTIAL, else `default_credential`.
+    pub fn build_sinks(&self, default_credential: CredentialKind) -> Result<AzureSinks, ConfigError> {
+        let kind = self.azure_credential.unwrap_or(default_credential);
+        let credential: Arc<dyn TokenCredential> = match kind {
+            CredentialKind::ManagedIdentity => {
+                // Without these variables the credential would fall back to the virtual machine
+                // metadata endpoint, which a function app does not use; fail fast instead.
+                if std::env::var_os("IDENTITY_ENDPOINT").is_none() || std::env::var_os("IDENTITY_HEADER").is_none() {
+                    return Err(ConfigError::Missing {
+                        setting: "IDENTITY_ENDPOINT and IDENTITY_HEADER",
+                        reason: "the Functions host sets them for a managed identity; outside Azure set AZURE_CREDENTIAL=developer-tools",
+                    });
+                }
+                let options = ManagedIdentityCredentialOptions {
+                    user_assigned_id: self
+                        .azure_client_id
+                        .as_deref()
+                        .filter(|id| !id.trim().is_empty())
+                        .map(|id| UserAssignedId::ClientId(id.trim().to_string())),
+                    ..ManagedIdentityCredentialOptions::default()
+                };
+                ManagedIdentityCredential::new(Some(options)).map_err(|error| ConfigError::Credential(error.to_string()))?
+            }
+            CredentialKind::DeveloperTools => {
+                DeveloperToolsCredential::new(None).map_err(|error| ConfigError::Credential(error.to_string()))?
+            }
+        };
+        self.build_sinks_with(TokenSource::new(credential))
+    }
+
+    /// Builds the sinks around a given token source, so tests can inject a credential.
+    pub fn build_sinks_with(&self, tokens: TokenSource) -> Result<AzureSinks, ConfigError> {
+        let logs = match (&self.logs_ingestion_endpoint, &self.logs_ingestion_dcr_id) {
+            (Some(endpoint), Some(dcr_id)) if !dcr_id.trim().is_empty() => {
+                let mut options = LogsIngestionOptions::new(endpoint.clone(), dcr_id.trim());
+                options.stream = self.logs_ingestion_stream.clone();
+                Some(LogsIngestion::new(tokens.clone(), options).map_err(|error| ConfigError::HttpClient(error.to_string()))?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Missing {
+                    setting: "LOGS_INGESTION_ENDPOINT and LOGS_INGESTION_DCR_ID",
+                    reason: "set both to write rows, or neither",
+                });
+            }
+        };
+        let sentinel = Sentinel::new(
+            tokens,
+            SentinelOptions {
+                arm_endpoint: self.arm_endpoint.clone(),
+                ..SentinelOptions::default()
+            },
+        )
+        .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+        Ok(AzureSinks { logs, sentinel })
     }
 }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use sentinel_ip_enrich::cli::{Cli, Command, EXIT_UNUSABLE, run_enrich};
+use sentinel_ip_enrich::cli::{Cli, Command, EXIT_UNUSABLE, run_enrich, run_serve};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -21,16 +21,7 @@ fn main() -> ExitCode {
         }
     };
 
-    // The command line prints its result on stdout, so logs go to stderr.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("sentinel_ip_enrich=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .compact()
-        .init();
+    init_logging(&cli.command);
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -41,5 +32,27 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Enrich(args) => runtime.block_on(run_enrich(args)),
+        Command::Serve(args) => runtime.block_on(run_serve(args)),
+    }
+}
+
+/// Logs JSON lines to stdout under the Functions host, which collects stdout; the command line
+/// prints its result on stdout, so there logs go to stderr as text.
+fn init_logging(command: &Command) {
+    let filter = |default: &str| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    match command {
+        Command::Serve(_) => tracing_subscriber::fmt()
+            .with_env_filter(filter("sentinel_ip_enrich=info,actix_server=warn"))
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        Command::Enrich(_) => tracing_subscriber::fmt()
+            .with_env_filter(filter("sentinel_ip_enrich=warn"))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .compact()
+            .init(),
     }
 }

@@ -4,6 +4,7 @@
 //! incident labels; [`console`] prints a run for a person at a terminal.
 
 pub mod comment;
+pub mod azure;
 pub mod console;
 pub mod labels;
 pub mod row;

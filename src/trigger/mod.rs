@@ -40,6 +40,39 @@ impl IncidentRef {
         Some(&self.id[..at])
     }
 
+    /// Checks that the id is a Sentinel incident ARM id, "/subscriptions/S/resourceGroups/G/
+    /// providers/Microsoft.OperationalInsights/workspaces/W/providers/
+    /// Microsoft.SecurityInsights/Incidents/I", with no character that could change a URL.
+    pub fn is_well_formed(&self) -> bool {
+        const FIXED: [(usize, &str); 8] = [
+            (1, "subscriptions"),
+            (3, "resourcegroups"),
+            (5, "providers"),
+            (6, "microsoft.operationalinsights"),
+            (7, "workspaces"),
+            (9, "providers"),
+            (10, "microsoft.securityinsights"),
+            (11, "incidents"),
+        ];
+        let segments: Vec<&str> = self.id.split('/').collect();
+        if segments.len() != 13 || !segments[0].is_empty() {
+            return false;
+        }
+        let fixed_match = FIXED
+            .iter()
+            .all(|(index, name)| segments[*index].eq_ignore_ascii_case(name));
+        let names_safe = [2, 4, 8, 12].iter().all(|index| {
+            let name = segments[*index];
+            !name.is_empty()
+                && name != "."
+                && name != ".."
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+        });
+        fixed_match && names_safe
+    }
+
     /// Returns the incident's own id, the last segment of the ARM id.
     pub fn name(&self) -> &str {
         self.id.rsplit('/').next().unwrap_or(&self.id)
@@ -157,6 +190,16 @@ mod tests {
             )
         );
         assert_eq!(incident.name(), "abc");
+        assert!(incident.is_well_formed());
+    }
+
+    #[test]
+    fn malformed_incident_ids_rejected() {
+        let base = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law/providers/Microsoft.SecurityInsights/Incidents/";
+        for suffix in ["abc?x=1", "..", "abc/comments/1", "", "a#b"] {
+            let incident = IncidentRef { id: format!("{base}{suffix}"), number: None, title: None };
+            assert!(!incident.is_well_formed(), "{suffix}");
+        }
     }
 
     #[test]

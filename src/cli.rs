@@ -121,7 +121,10 @@ pub async fn run_enrich(args: EnrichArgs) -> ExitCode {
         if let Some(written) = &written {
             document["written"] = serde_json::to_value(written).unwrap_or_default();
         }
-        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
     } else {
         print!("{}", console::render(&enrichment));
         if let Some(written) = &written {
@@ -129,12 +132,18 @@ pub async fn run_enrich(args: EnrichArgs) -> ExitCode {
                 "Written: {} rows, comment {}, labels added: {}",
                 written.rows_written,
                 written.comment_id.as_deref().unwrap_or("none"),
-                if written.labels_added.is_empty() { "none".to_string() } else { written.labels_added.join(", ") }
+                if written.labels_added.is_empty() {
+                    "none".to_string()
+                } else {
+                    written.labels_added.join(", ")
+                }
             );
         }
     }
 
-    let write_failed = written.as_ref().is_some_and(|written| !written.errors.is_empty());
+    let write_failed = written
+        .as_ref()
+        .is_some_and(|written| !written.errors.is_empty());
     if write_failed {
         for error in written.iter().flat_map(|written| &written.errors) {
             eprintln!("error: {error}");
@@ -154,12 +163,17 @@ pub async fn run_enrich(args: EnrichArgs) -> ExitCode {
 fn check_apply_target(azure: &AzureSettings, trigger: &trigger::Trigger) -> Option<String> {
     let incident = trigger.incident.as_ref()?;
     if !incident.is_well_formed() {
-        return Some(format!("incident id {:?} is not a Microsoft Sentinel incident ARM id", incident.id));
+        return Some(format!(
+            "incident id {:?} is not a Microsoft Sentinel incident ARM id",
+            incident.id
+        ));
     }
     let allowed = AllowedWorkspaces::new(&azure.allowed_workspaces);
     let workspace = incident.workspace_id().unwrap_or_default();
     if !allowed.is_empty() && !allowed.contains(workspace) {
-        return Some(format!("workspace {workspace} is not in SENTINEL_ALLOWED_WORKSPACES"));
+        return Some(format!(
+            "workspace {workspace} is not in SENTINEL_ALLOWED_WORKSPACES"
+        ));
     }
     None
 }
@@ -168,17 +182,23 @@ fn check_apply_target(azure: &AzureSettings, trigger: &trigger::Trigger) -> Opti
 pub async fn run_serve(args: ServeArgs) -> ExitCode {
     let allowed = AllowedWorkspaces::new(&args.azure.allowed_workspaces);
     if allowed.is_empty() {
-        return unusable("missing SENTINEL_ALLOWED_WORKSPACES: set it to the ARM ids of the workspaces whose incidents this function may write to, comma-separated");
+        return unusable(
+            "missing SENTINEL_ALLOWED_WORKSPACES: set it to the ARM ids of the workspaces whose incidents this function may write to, comma-separated",
+        );
     }
     if !args.azure.logs_ingestion_configured() {
-        return unusable("missing LOGS_INGESTION_ENDPOINT or LOGS_INGESTION_DCR_ID: set both to the data collection rule's logs ingestion endpoint and immutable id");
+        return unusable(
+            "missing LOGS_INGESTION_ENDPOINT or LOGS_INGESTION_DCR_ID: set both to the data collection rule's logs ingestion endpoint and immutable id",
+        );
     }
     let (enricher, choice) = match args.settings.build(Settings::virustotal_key_from_env()) {
         Ok(built) => built,
         Err(error) => return unusable(&error.to_string()),
     };
     if choice == ProviderChoice::ExampleFeed {
-        return unusable("no provider configured: set VIRUSTOTAL_API_KEY or FEED_PATHS; the built-in example feed is for the command line only");
+        return unusable(
+            "no provider configured: set VIRUSTOTAL_API_KEY or FEED_PATHS; the built-in example feed is for the command line only",
+        );
     }
     let sinks = match args.azure.build_sinks(CredentialKind::ManagedIdentity) {
         Ok(sinks) => sinks,

@@ -20,10 +20,15 @@ use crate::pipeline::{Enricher, ReportOptions};
 use crate::secret::Secret;
 use crate::sinks::azure::log_analytics::DEFAULT_STREAM;
 use crate::sinks::azure::sentinel::DEFAULT_ARM_ENDPOINT;
-use crate::sinks::azure::{AzureSinks, LogsIngestion, LogsIngestionOptions, Sentinel, SentinelOptions, TokenSource};
-use azure_core::credentials::TokenCredential;
-use azure_identity::{DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
+use crate::sinks::azure::{
+    AzureSinks, LogsIngestion, LogsIngestionOptions, Sentinel, SentinelOptions, TokenSource,
+};
 use crate::verdict::{VerdictMode, VerdictPolicy};
+use azure_core::credentials::TokenCredential;
+use azure_identity::{
+    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId,
+};
 
 /// Environment variable that holds the VirusTotal API key.
 pub const VIRUSTOTAL_API_KEY: &str = "VIRUSTOTAL_API_KEY";
@@ -241,7 +246,12 @@ pub enum CredentialKind {
 #[derive(Debug, Clone, clap::Args)]
 pub struct AzureSettings {
     /// Workspace ARM ids whose incidents may be written to, comma-separated.
-    #[arg(long, env = "SENTINEL_ALLOWED_WORKSPACES", value_delimiter = ',', value_name = "ARM_ID")]
+    #[arg(
+        long,
+        env = "SENTINEL_ALLOWED_WORKSPACES",
+        value_delimiter = ',',
+        value_name = "ARM_ID"
+    )]
     pub allowed_workspaces: Vec<String>,
 
     /// Azure Resource Manager endpoint for Sentinel comments and labels.
@@ -273,17 +283,26 @@ pub struct AzureSettings {
 impl AzureSettings {
     /// Whether rows have somewhere to go.
     pub fn logs_ingestion_configured(&self) -> bool {
-        self.logs_ingestion_endpoint.is_some() && self.logs_ingestion_dcr_id.as_deref().is_some_and(|id| !id.trim().is_empty())
+        self.logs_ingestion_endpoint.is_some()
+            && self
+                .logs_ingestion_dcr_id
+                .as_deref()
+                .is_some_and(|id| !id.trim().is_empty())
     }
 
     /// Builds the sinks with the credential chosen by AZURE_CREDENTIAL, else `default_credential`.
-    pub fn build_sinks(&self, default_credential: CredentialKind) -> Result<AzureSinks, ConfigError> {
+    pub fn build_sinks(
+        &self,
+        default_credential: CredentialKind,
+    ) -> Result<AzureSinks, ConfigError> {
         let kind = self.azure_credential.unwrap_or(default_credential);
         let credential: Arc<dyn TokenCredential> = match kind {
             CredentialKind::ManagedIdentity => {
                 // Without these variables the credential would fall back to the virtual machine
                 // metadata endpoint, which a function app does not use; fail fast instead.
-                if std::env::var_os("IDENTITY_ENDPOINT").is_none() || std::env::var_os("IDENTITY_HEADER").is_none() {
+                if std::env::var_os("IDENTITY_ENDPOINT").is_none()
+                    || std::env::var_os("IDENTITY_HEADER").is_none()
+                {
                     return Err(ConfigError::Missing {
                         setting: "IDENTITY_ENDPOINT and IDENTITY_HEADER",
                         reason: "the Functions host sets them for a managed identity; outside Azure set AZURE_CREDENTIAL=developer-tools",
@@ -297,11 +316,11 @@ impl AzureSettings {
                         .map(|id| UserAssignedId::ClientId(id.trim().to_string())),
                     ..ManagedIdentityCredentialOptions::default()
                 };
-                ManagedIdentityCredential::new(Some(options)).map_err(|error| ConfigError::Credential(error.to_string()))?
+                ManagedIdentityCredential::new(Some(options))
+                    .map_err(|error| ConfigError::Credential(error.to_string()))?
             }
-            CredentialKind::DeveloperTools => {
-                DeveloperToolsCredential::new(None).map_err(|error| ConfigError::Credential(error.to_string()))?
-            }
+            CredentialKind::DeveloperTools => DeveloperToolsCredential::new(None)
+                .map_err(|error| ConfigError::Credential(error.to_string()))?,
         };
         self.build_sinks_with(TokenSource::new(credential))
     }
@@ -312,7 +331,10 @@ impl AzureSettings {
             (Some(endpoint), Some(dcr_id)) if !dcr_id.trim().is_empty() => {
                 let mut options = LogsIngestionOptions::new(endpoint.clone(), dcr_id.trim());
                 options.stream = self.logs_ingestion_stream.clone();
-                Some(LogsIngestion::new(tokens.clone(), options).map_err(|error| ConfigError::HttpClient(error.to_string()))?)
+                Some(
+                    LogsIngestion::new(tokens.clone(), options)
+                        .map_err(|error| ConfigError::HttpClient(error.to_string()))?,
+                )
             }
             (None, None) => None,
             _ => {

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
 /// Logs JSON lines to stdout under the Functions host, which collects stdout; the command line
 /// prints its result on stdout, so there logs go to stderr as text.
 fn init_logging(command: &Command) {
-    let filter = |default: &str| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = |default: &str| {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    };
     match command {
         Command::Serve(_) => tracing_subscriber::fmt()
             .with_env_filter(filter("sentinel_ip_enrich=info,actix_server=warn"))

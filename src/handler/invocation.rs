@@ -62,7 +62,9 @@ pub fn http_trigger_body(request: &InvocationRequest) -> Result<Value, Invocatio
     let req = request
         .data
         .get(HTTP_BINDING)
-        .ok_or(InvocationError::MissingBinding { binding: HTTP_BINDING })?;
+        .ok_or(InvocationError::MissingBinding {
+            binding: HTTP_BINDING,
+        })?;
     let req = decode_layers(req, "Data.req")?;
     let body = req
         .get("Body")
@@ -87,7 +89,9 @@ pub fn event_trigger_body(request: &InvocationRequest) -> Result<Value, Invocati
         None => {
             return match request.metadata.get("data") {
                 Some(data) => decode_layers(data, "Metadata.data"),
-                None => Err(InvocationError::MissingBinding { binding: EVENT_BINDING }),
+                None => Err(InvocationError::MissingBinding {
+                    binding: EVENT_BINDING,
+                }),
             };
         }
     };
@@ -149,7 +153,8 @@ mod tests {
     fn event_as_string_or_object() {
         let event = json!({"id": "1", "eventType": "x", "data": {"a": 1}});
         let from_object = event_trigger_body(&request(json!({"event": event}))).unwrap();
-        let from_string = event_trigger_body(&request(json!({"event": event.to_string()}))).unwrap();
+        let from_string =
+            event_trigger_body(&request(json!({"event": event.to_string()}))).unwrap();
         assert_eq!(from_object, json!({"a": 1}));
         assert_eq!(from_string, json!({"a": 1}));
     }

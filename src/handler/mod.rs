@@ -21,7 +21,9 @@ use tracing::Instrument;
 use crate::pipeline::{Enricher, Enrichment};
 use crate::sinks::azure::{AzureSinks, WriteReport};
 use crate::trigger;
-use invocation::{HTTP_OUTPUT, InvocationRequest, InvocationResponse, event_trigger_body, http_trigger_body};
+use invocation::{
+    HTTP_OUTPUT, InvocationRequest, InvocationResponse, event_trigger_body, http_trigger_body,
+};
 
 /// Header in which the host sends the invocation id.
 const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
@@ -37,7 +39,12 @@ impl AllowedWorkspaces {
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(ids: I) -> Self {
         Self(
             ids.into_iter()
-                .map(|id| id.as_ref().trim().trim_end_matches('/').to_ascii_lowercase())
+                .map(|id| {
+                    id.as_ref()
+                        .trim()
+                        .trim_end_matches('/')
+                        .to_ascii_lowercase()
+                })
                 .filter(|id| !id.is_empty())
                 .collect(),
         )
@@ -48,7 +55,8 @@ impl AllowedWorkspaces {
     }
 
     pub fn contains(&self, workspace_id: &str) -> bool {
-        self.0.contains(&workspace_id.trim_end_matches('/').to_ascii_lowercase())
+        self.0
+            .contains(&workspace_id.trim_end_matches('/').to_ascii_lowercase())
     }
 }
 
@@ -101,7 +109,11 @@ pub async fn serve(port: u16, state: HandlerState) -> std::io::Result<()> {
     server.run().await
 }
 
-async fn enrich_incident(request: HttpRequest, body: web::Bytes, state: web::Data<HandlerState>) -> HttpResponse {
+async fn enrich_incident(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<HandlerState>,
+) -> HttpResponse {
     let outcome = invoke(Function::EnrichIncident, &request, &body, &state).await;
 
     // The HTTP output carries the status; the invocation itself succeeded, so the host gets 200
@@ -121,7 +133,11 @@ async fn enrich_incident(request: HttpRequest, body: web::Bytes, state: web::Dat
     HttpResponse::Ok().json(response)
 }
 
-async fn enrich_event(request: HttpRequest, body: web::Bytes, state: web::Data<HandlerState>) -> HttpResponse {
+async fn enrich_event(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<HandlerState>,
+) -> HttpResponse {
     let outcome = invoke(Function::EnrichEvent, &request, &body, &state).await;
 
     // A non-2xx reply fails the invocation, which makes Event Grid deliver the event again.
@@ -138,7 +154,12 @@ async fn enrich_event(request: HttpRequest, body: web::Bytes, state: web::Data<H
     HttpResponse::build(status).json(response)
 }
 
-async fn invoke(function: Function, request: &HttpRequest, body: &[u8], state: &HandlerState) -> Outcome {
+async fn invoke(
+    function: Function,
+    request: &HttpRequest,
+    body: &[u8],
+    state: &HandlerState,
+) -> Outcome {
     let invocation_id = request
         .headers()
         .get(INVOCATION_ID_HEADER)
@@ -151,7 +172,9 @@ async fn invoke(function: Function, request: &HttpRequest, body: &[u8], state: &
 
 async fn run_invocation(function: Function, body: &[u8], state: &HandlerState) -> Outcome {
     let trigger_body = serde_json::from_slice::<InvocationRequest>(body)
-        .map_err(|error| invocation::InvocationError::InvalidInvocation { reason: error.to_string() })
+        .map_err(|error| invocation::InvocationError::InvalidInvocation {
+            reason: error.to_string(),
+        })
         .and_then(|request| match function {
             Function::EnrichIncident => http_trigger_body(&request),
             Function::EnrichEvent => event_trigger_body(&request),
@@ -168,13 +191,21 @@ async fn run_invocation(function: Function, body: &[u8], state: &HandlerState) -
     if let Some(incident) = &trigger.incident {
         tracing::Span::current().record("incident", incident.id.as_str());
         if !incident.is_well_formed() {
-            return rejected(StatusCode::BAD_REQUEST, format!("incident id {:?} is not a Microsoft Sentinel incident ARM id", incident.id));
+            return rejected(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "incident id {:?} is not a Microsoft Sentinel incident ARM id",
+                    incident.id
+                ),
+            );
         }
         let workspace = incident.workspace_id().unwrap_or_default();
         if !state.allowed.contains(workspace) {
             return rejected(
                 StatusCode::FORBIDDEN,
-                format!("workspace {workspace} is not in SENTINEL_ALLOWED_WORKSPACES; add its ARM id to enrich its incidents"),
+                format!(
+                    "workspace {workspace} is not in SENTINEL_ALLOWED_WORKSPACES; add its ARM id to enrich its incidents"
+                ),
             );
         }
     }
@@ -198,15 +229,28 @@ fn rejected(status: StatusCode, reason: String) -> Outcome {
 }
 
 fn completed(enrichment: &Enrichment, written: &WriteReport) -> Outcome {
-    let incident = enrichment.incident.as_ref().map(|incident| incident.id.as_str()).unwrap_or("none");
+    let incident = enrichment
+        .incident
+        .as_ref()
+        .map(|incident| incident.id.as_str())
+        .unwrap_or("none");
     let counts: Vec<String> = enrichment
         .summary
         .by_status
         .iter()
         .map(|(status, count)| format!("{count} {status}"))
         .collect();
-    let mut logs = vec![format!("incident {incident}: {} addresses ({})", enrichment.summary.addresses, counts.join(", "))];
-    logs.extend(written.errors.iter().map(|error| format!("write failed: {error}")));
+    let mut logs = vec![format!(
+        "incident {incident}: {} addresses ({})",
+        enrichment.summary.addresses,
+        counts.join(", ")
+    )];
+    logs.extend(
+        written
+            .errors
+            .iter()
+            .map(|error| format!("write failed: {error}")),
+    );
     logs.extend(
         enrichment
             .ips
@@ -236,9 +280,20 @@ fn completed(enrichment: &Enrichment, written: &WriteReport) -> Outcome {
         "written": written,
     });
 
-    let status = if written.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
-    let transient_failure = enrichment.any_failed_transiently() || written.errors.iter().any(|error| error.is_transient());
-    tracing::info!(stage = "sinks", incident, status = status.as_u16(), rows = written.rows_written, "invocation completed");
+    let status = if written.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let transient_failure = enrichment.any_failed_transiently()
+        || written.errors.iter().any(|error| error.is_transient());
+    tracing::info!(
+        stage = "sinks",
+        incident,
+        status = status.as_u16(),
+        rows = written.rows_written,
+        "invocation completed"
+    );
     Outcome {
         status,
         body,

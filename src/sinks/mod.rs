@@ -3,8 +3,8 @@
 //! [`row`] builds the Log Analytics rows, [`comment`] the incident comment and [`labels`] the
 //! incident labels; [`console`] prints a run for a person at a terminal.
 
-pub mod comment;
 pub mod azure;
+pub mod comment;
 pub mod console;
 pub mod labels;
 pub mod row;

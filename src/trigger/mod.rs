@@ -197,7 +197,11 @@ mod tests {
     fn malformed_incident_ids_rejected() {
         let base = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law/providers/Microsoft.SecurityInsights/Incidents/";
         for suffix in ["abc?x=1", "..", "abc/comments/1", "", "a#b"] {
-            let incident = IncidentRef { id: format!("{base}{suffix}"), number: None, title: None };
+            let incident = IncidentRef {
+                id: format!("{base}{suffix}"),
+                number: None,
+                title: None,
+            };
             assert!(!incident.is_well_formed(), "{suffix}");
         }
     }

@@ -2,6 +2,8 @@
 
 mod cli;
 mod common;
+mod handler;
+mod host;
 mod ip_forms;
 mod report;
 mod triggers;

@@ -25,7 +25,8 @@ pub(super) async fn send_with_retries(
         let (outcome, retry_after) = match build().send().await {
             Ok(response) if !is_retriable(response.status().as_u16()) => return Ok(response),
             Ok(response) => {
-                let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+                let retry_after =
+                    parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
                 (Ok(response), retry_after)
             }
             Err(error) => (
@@ -41,8 +42,19 @@ pub(super) async fn send_with_retries(
         let Some(delay) = budget.next_delay(schedule.next(), retry_after) else {
             return outcome;
         };
-        let status = outcome.as_ref().map(|response| response.status().as_u16()).unwrap_or(0);
-        tracing::warn!(stage = "sinks", sink, target, attempt, status, delay_ms = delay.as_millis() as u64, "retrying Azure request");
+        let status = outcome
+            .as_ref()
+            .map(|response| response.status().as_u16())
+            .unwrap_or(0);
+        tracing::warn!(
+            stage = "sinks",
+            sink,
+            target,
+            attempt,
+            status,
+            delay_ms = delay.as_millis() as u64,
+            "retrying Azure request"
+        );
         sleep.sleep(delay.min(Duration::from_secs(600))).await;
     }
 }

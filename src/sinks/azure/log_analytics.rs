@@ -24,6 +24,9 @@ pub const DEFAULT_STREAM: &str = "Custom-IPReputation_CL";
 /// Request body limit of the API, in bytes (1 MB), less room for headers.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_000_000 - 16 * 1024;
 const ROLE: &str = "Monitoring Metrics Publisher";
+
+/// A row serialised to JSON, with the address that names it in errors.
+type EncodedRow = (String, Vec<u8>);
 const ROLE_SCOPE: &str = "the data collection rule";
 
 /// Settings of the Logs Ingestion sink.
@@ -78,12 +81,21 @@ impl LogsIngestion {
     }
 
     /// Builds the client with an injected sleep for retry delays.
-    pub fn with_sleep(tokens: TokenSource, options: LogsIngestionOptions, sleep: SharedSleep) -> Result<Self, reqwest::Error> {
+    pub fn with_sleep(
+        tokens: TokenSource,
+        options: LogsIngestionOptions,
+        sleep: SharedSleep,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .user_agent(concat!("sentinel-ip-enrich/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, tokens, options, sleep })
+        Ok(Self {
+            client,
+            tokens,
+            options,
+            sleep,
+        })
     }
 
     fn url(&self) -> String {
@@ -99,11 +111,14 @@ impl LogsIngestion {
         if rows.is_empty() {
             return Ok(0);
         }
-        let encoded: Vec<(String, Vec<u8>)> = rows
+        let encoded: Vec<EncodedRow> = rows
             .iter()
             .map(|row| {
                 let label = row.ip_address.clone().unwrap_or_else(|| row.input.clone());
-                (label, serde_json::to_vec(row).expect("rows serialise to JSON"))
+                (
+                    label,
+                    serde_json::to_vec(row).expect("rows serialise to JSON"),
+                )
             })
             .collect();
 
@@ -116,8 +131,8 @@ impl LogsIngestion {
     }
 
     /// Sends one batch; on 413 it splits the batch in two and sends both halves.
-    async fn send_batch(&self, batch: &[(String, Vec<u8>)]) -> Result<usize, SinkError> {
-        let mut pending: Vec<&[(String, Vec<u8>)]> = vec![batch];
+    async fn send_batch(&self, batch: &[EncodedRow]) -> Result<usize, SinkError> {
+        let mut pending: Vec<&[EncodedRow]> = vec![batch];
         let mut written = 0;
         let url = self.url();
 
@@ -152,7 +167,13 @@ impl LogsIngestion {
                         limit: body.len(),
                     });
                 }
-                tracing::warn!(stage = "sinks", sink = SINK, rows = batch.len(), bytes = body.len(), "request too large (HTTP 413); splitting the batch");
+                tracing::warn!(
+                    stage = "sinks",
+                    sink = SINK,
+                    rows = batch.len(),
+                    bytes = body.len(),
+                    "request too large (HTTP 413); splitting the batch"
+                );
                 let (first, second) = batch.split_at(batch.len() / 2);
                 pending.push(second);
                 pending.push(first);
@@ -166,7 +187,7 @@ impl LogsIngestion {
 }
 
 /// Packs encoded rows into batches whose JSON array stays within `max_bytes`.
-fn pack(rows: &[(String, Vec<u8>)], max_bytes: usize) -> Result<Vec<&[(String, Vec<u8>)]>, SinkError> {
+fn pack(rows: &[EncodedRow], max_bytes: usize) -> Result<Vec<&[EncodedRow]>, SinkError> {
     let mut batches = Vec::new();
     let mut start = 0;
     let mut size = 2; // the brackets
@@ -191,8 +212,14 @@ fn pack(rows: &[(String, Vec<u8>)], max_bytes: usize) -> Result<Vec<&[(String, V
     Ok(batches)
 }
 
-fn join_array(batch: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(batch.iter().map(|(_, bytes)| bytes.len() + 1).sum::<usize>() + 2);
+fn join_array(batch: &[EncodedRow]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(
+        batch
+            .iter()
+            .map(|(_, bytes)| bytes.len() + 1)
+            .sum::<usize>()
+            + 2,
+    );
     body.push(b'[');
     for (index, (_, bytes)) in batch.iter().enumerate() {
         if index > 0 {
@@ -208,15 +235,22 @@ fn join_array(batch: &[(String, Vec<u8>)]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn rows(sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
-        sizes.iter().enumerate().map(|(i, size)| (i.to_string(), vec![b'x'; *size])).collect()
+    fn rows(sizes: &[usize]) -> Vec<EncodedRow> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| (i.to_string(), vec![b'x'; *size]))
+            .collect()
     }
 
     #[test]
     fn pack_respects_limit() {
         let encoded = rows(&[40, 40, 40, 40]);
         let batches = pack(&encoded, 100).unwrap();
-        assert_eq!(batches.iter().map(|batch| batch.len()).collect::<Vec<_>>(), vec![2, 2]);
+        assert_eq!(
+            batches.iter().map(|batch| batch.len()).collect::<Vec<_>>(),
+            vec![2, 2]
+        );
         for batch in batches {
             assert!(join_array(batch).len() <= 100);
         }
@@ -225,6 +259,9 @@ mod tests {
     #[test]
     fn pack_rejects_oversized_row() {
         let encoded = rows(&[10, 200]);
-        assert!(matches!(pack(&encoded, 100), Err(SinkError::RowTooLarge { .. })));
+        assert!(matches!(
+            pack(&encoded, 100),
+            Err(SinkError::RowTooLarge { .. })
+        ));
     }
 }

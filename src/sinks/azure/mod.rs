@@ -27,7 +27,9 @@ pub enum SinkError {
     #[error("cannot get an access token for {scope}: {reason}")]
     Token { scope: String, reason: String },
     /// Occurs when Azure answers 401 or 403: the identity lacks a role.
-    #[error("{sink} returned HTTP {status} for {target}: the identity needs the {role} role on {scope}")]
+    #[error(
+        "{sink} returned HTTP {status} for {target}: the identity needs the {role} role on {scope}"
+    )]
     Forbidden {
         sink: &'static str,
         status: u16,
@@ -51,14 +53,18 @@ pub enum SinkError {
         reason: String,
     },
     /// Occurs when one row alone exceeds the request size limit.
-    #[error("a row for {ip} is {bytes} bytes, over the {limit} byte request limit of the Logs Ingestion API")]
+    #[error(
+        "a row for {ip} is {bytes} bytes, over the {limit} byte request limit of the Logs Ingestion API"
+    )]
     RowTooLarge {
         ip: String,
         bytes: usize,
         limit: usize,
     },
     /// Occurs when the incident changed under every attempt to add labels.
-    #[error("incident {incident} kept changing (HTTP {status}) during {attempts} attempts to add labels")]
+    #[error(
+        "incident {incident} kept changing (HTTP {status}) during {attempts} attempts to add labels"
+    )]
     Conflict {
         incident: String,
         status: u16,
@@ -72,7 +78,9 @@ impl SinkError {
     pub fn is_transient(&self) -> bool {
         match self {
             SinkError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
-            SinkError::Connection { .. } | SinkError::Conflict { .. } | SinkError::Token { .. } => true,
+            SinkError::Connection { .. } | SinkError::Conflict { .. } | SinkError::Token { .. } => {
+                true
+            }
             SinkError::Forbidden { .. } | SinkError::RowTooLarge { .. } => false,
         }
     }
@@ -113,9 +121,16 @@ impl AzureSinks {
         }
 
         if let Some(incident) = &enrichment.incident {
-            let addresses = enrichment.rows.iter().map(|row| row.ip_address.clone().unwrap_or_else(|| row.input.clone()));
+            let addresses = enrichment
+                .rows
+                .iter()
+                .map(|row| row.ip_address.clone().unwrap_or_else(|| row.input.clone()));
             let comment_id = sentinel::comment_id(&incident.id, addresses);
-            match self.sentinel.put_comment(incident, &comment_id, &enrichment.comment).await {
+            match self
+                .sentinel
+                .put_comment(incident, &comment_id, &enrichment.comment)
+                .await
+            {
                 Ok(()) => report.comment_id = Some(comment_id),
                 Err(error) => report.errors.push(error),
             }

@@ -72,21 +72,38 @@ impl Sentinel {
     }
 
     /// Builds the client with an injected sleep for retry delays.
-    pub fn with_sleep(tokens: TokenSource, options: SentinelOptions, sleep: SharedSleep) -> Result<Self, reqwest::Error> {
+    pub fn with_sleep(
+        tokens: TokenSource,
+        options: SentinelOptions,
+        sleep: SharedSleep,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .user_agent(concat!("sentinel-ip-enrich/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, tokens, options, sleep })
+        Ok(Self {
+            client,
+            tokens,
+            options,
+            sleep,
+        })
     }
 
     fn incident_url(&self, incident: &IncidentRef, suffix: &str) -> String {
         let endpoint = self.options.arm_endpoint.as_str().trim_end_matches('/');
-        format!("{endpoint}{}{suffix}?api-version={API_VERSION}", incident.id)
+        format!(
+            "{endpoint}{}{suffix}?api-version={API_VERSION}",
+            incident.id
+        )
     }
 
     /// Creates or replaces the comment `comment_id` on the incident.
-    pub async fn put_comment(&self, incident: &IncidentRef, comment_id: &str, html: &str) -> Result<(), SinkError> {
+    pub async fn put_comment(
+        &self,
+        incident: &IncidentRef,
+        comment_id: &str,
+        html: &str,
+    ) -> Result<(), SinkError> {
         check_incident_id(incident)?;
         let url = self.incident_url(incident, &format!("/comments/{comment_id}"));
         let token = self.tokens.bearer(&self.options.scope).await?;
@@ -111,34 +128,56 @@ impl Sentinel {
 
     /// Adds `labels` to the incident, keeping its existing labels. Returns the labels that were
     /// new; an empty list means the incident had them all and nothing was written.
-    pub async fn add_labels(&self, incident: &IncidentRef, labels: &[String]) -> Result<Vec<String>, SinkError> {
+    pub async fn add_labels(
+        &self,
+        incident: &IncidentRef,
+        labels: &[String],
+    ) -> Result<Vec<String>, SinkError> {
         check_incident_id(incident)?;
         let url = self.incident_url(incident, "");
         let mut last_status = 0;
 
         for attempt in 1..=self.options.label_attempts.max(1) {
             let token = self.tokens.bearer(&self.options.scope).await?;
-            let response = send_with_retries(|| self.client.get(&url).bearer_auth(&token), &self.options.retry, &self.sleep, SINK, &url).await?;
+            let response = send_with_retries(
+                || self.client.get(&url).bearer_auth(&token),
+                &self.options.retry,
+                &self.sleep,
+                SINK,
+                &url,
+            )
+            .await?;
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
             if status != 200 {
                 return Err(status_error(SINK, status, &url, &text, ROLE, ROLE_SCOPE));
             }
-            let current: Value = serde_json::from_str(&text).map_err(|error| SinkError::Status {
-                sink: SINK,
-                status,
-                target: url.clone(),
-                body: format!("the incident is not valid JSON: {error}"),
-            })?;
+            let current: Value =
+                serde_json::from_str(&text).map_err(|error| SinkError::Status {
+                    sink: SINK,
+                    status,
+                    target: url.clone(),
+                    body: format!("the incident is not valid JSON: {error}"),
+                })?;
 
             let (updated, added) = merge_labels(&current, labels);
             if added.is_empty() {
                 return Ok(added);
             }
-            let etag = current.get("etag").and_then(Value::as_str).unwrap_or("*").to_string();
+            let etag = current
+                .get("etag")
+                .and_then(Value::as_str)
+                .unwrap_or("*")
+                .to_string();
 
             let response = send_with_retries(
-                || self.client.put(&url).bearer_auth(&token).header(reqwest::header::IF_MATCH, &etag).json(&updated),
+                || {
+                    self.client
+                        .put(&url)
+                        .bearer_auth(&token)
+                        .header(reqwest::header::IF_MATCH, &etag)
+                        .json(&updated)
+                },
                 &self.options.retry,
                 &self.sleep,
                 SINK,
@@ -185,15 +224,33 @@ pub fn comment_id(incident_id: &str, addresses: impl IntoIterator<Item = String>
         hasher.update(address.as_bytes());
     }
     let digest = hasher.finalize();
-    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    let hex: String = digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Returns the incident with `labels` merged in, and the labels that were new. Existing labels
 /// are kept as they are; names compare without case.
 fn merge_labels(incident: &Value, labels: &[String]) -> (Value, Vec<String>) {
-    let properties = incident.get("properties").cloned().unwrap_or_else(|| json!({}));
-    let mut existing: Vec<Value> = properties.get("labels").and_then(Value::as_array).cloned().unwrap_or_default();
+    let properties = incident
+        .get("properties")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut existing: Vec<Value> = properties
+        .get("labels")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
 
     let mut added = Vec::new();
     for label in labels {
@@ -237,8 +294,14 @@ mod tests {
 
     #[test]
     fn comment_id_ignores_order_and_case_of_incident() {
-        let a = comment_id("/X/Incidents/1", ["1.1.1.1".to_string(), "8.8.8.8".to_string()]);
-        let b = comment_id("/x/incidents/1", ["8.8.8.8".to_string(), "1.1.1.1".to_string()]);
+        let a = comment_id(
+            "/X/Incidents/1",
+            ["1.1.1.1".to_string(), "8.8.8.8".to_string()],
+        );
+        let b = comment_id(
+            "/x/incidents/1",
+            ["8.8.8.8".to_string(), "1.1.1.1".to_string()],
+        );
         assert_eq!(a, b);
         assert_eq!(a.len(), 36);
         let c = comment_id("/x/incidents/1", ["8.8.8.8".to_string()]);
@@ -249,7 +312,13 @@ mod tests {
     fn merge_keeps_existing_labels() {
         let incident = json!({"etag": "\"e1\"", "properties": {"title": "t", "severity": "High", "status": "New",
             "labels": [{"labelName": "keep", "labelType": "User"}, {"labelName": "IP reputation: malicious", "labelType": "User"}]}});
-        let (updated, added) = merge_labels(&incident, &["ip reputation: MALICIOUS".into(), "IP reputation: incomplete".into()]);
+        let (updated, added) = merge_labels(
+            &incident,
+            &[
+                "ip reputation: MALICIOUS".into(),
+                "IP reputation: incomplete".into(),
+            ],
+        );
         assert_eq!(added, vec!["IP reputation: incomplete"]);
         let labels = updated["properties"]["labels"].as_array().unwrap();
         assert_eq!(labels.len(), 3);

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod handler;
+pub mod http;
 pub mod lookup;
 pub mod parse;
 pub mod pipeline;

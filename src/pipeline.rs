@@ -21,13 +21,13 @@ use crate::verdict::{Basis, Decision, Verdict, VerdictPolicy};
 pub enum Status {
     /// At least one provider returned data and none failed.
     Enriched,
-    /// Every provider answered that it has no record.
+    /// Every provider reported that it has no record.
     NotFound,
     /// Not globally reachable; never sent to a provider.
     Skipped,
     /// Not an unambiguous IP address.
     Invalid,
-    /// At least one provider could not answer.
+    /// At least one provider returned an error.
     Failed,
 }
 
@@ -87,17 +87,17 @@ pub struct AddressRecord {
     pub ip: Option<IpAddr>,
     pub status: Status,
     pub verdict: Verdict,
-    /// What decided the verdict: engines, community, feed, template_reputation or none.
+    /// Source of the verdict: engines, community, feed, template_reputation or none.
     pub verdict_basis: Basis,
     /// The provider whose data decided the verdict.
     pub verdict_provider: Option<&'static str>,
-    /// Why this status and verdict, in one line.
+    /// Reason for this status and verdict, in one line.
     pub reason: String,
     pub providers: Vec<ProviderDetail>,
 }
 
 impl AddressRecord {
-    /// Whether this address failed for a reason a later delivery may not hit again.
+    /// Returns true when the address failed for a transient reason that a later delivery may not meet.
     pub fn failed_transiently(&self) -> bool {
         self.status == Status::Failed && self.providers.iter().any(|detail| detail.transient)
     }
@@ -109,6 +109,17 @@ pub struct Summary {
     pub addresses: usize,
     pub by_status: BTreeMap<&'static str, usize>,
     pub by_verdict: BTreeMap<&'static str, usize>,
+}
+
+impl Summary {
+    /// Formats the counts by status, such as "1 enriched, 3 skipped".
+    pub fn status_counts(&self) -> String {
+        self.by_status
+            .iter()
+            .map(|(status, count)| format!("{count} {status}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Everything one run produced: the records and what each sink writes.
@@ -127,15 +138,15 @@ pub struct Enrichment {
 }
 
 impl Enrichment {
-    /// Whether any address ended with status failed.
+    /// Returns true when any address ended with status failed.
     pub fn any_failed(&self) -> bool {
         self.ips
             .iter()
             .any(|record| record.status == Status::Failed)
     }
 
-    /// Whether any address failed for a reason a later delivery may not hit again (quota,
-    /// server error, timeout).
+    /// Returns true when any address failed for a transient reason (quota, server error,
+    /// timeout), so a later delivery may succeed.
     pub fn any_failed_transiently(&self) -> bool {
         self.ips.iter().any(AddressRecord::failed_transiently)
     }

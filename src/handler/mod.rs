@@ -5,7 +5,7 @@
 //! 400 for a body that is not a trigger payload, 403 for an incident outside
 //! SENTINEL_ALLOWED_WORKSPACES (checked before any lookup or write), 502 when an Azure write
 //! failed, 200 otherwise. For EnrichEvent the host-level reply is 500 when a lookup or write
-//! failed for a transient reason, so Event Grid delivers the event again; every write is safe
+//! failed for a transient reason, so Event Grid delivers the event again. Every write is safe
 //! to repeat.
 
 pub mod invocation;
@@ -67,7 +67,7 @@ pub struct HandlerState {
     pub allowed: AllowedWorkspaces,
 }
 
-/// Which function an invocation is for.
+/// Function an invocation is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Function {
     EnrichIncident,
@@ -234,16 +234,10 @@ fn completed(enrichment: &Enrichment, written: &WriteReport) -> Outcome {
         .as_ref()
         .map(|incident| incident.id.as_str())
         .unwrap_or("none");
-    let counts: Vec<String> = enrichment
-        .summary
-        .by_status
-        .iter()
-        .map(|(status, count)| format!("{count} {status}"))
-        .collect();
     let mut logs = vec![format!(
         "incident {incident}: {} addresses ({})",
         enrichment.summary.addresses,
-        counts.join(", ")
+        enrichment.summary.status_counts()
     )];
     logs.extend(
         written

@@ -84,10 +84,7 @@ impl VirusTotal {
         options: VirusTotalOptions,
         sleep: SharedSleep,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .user_agent(concat!("sentinel-ip-enrich/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::http::client(options.timeout)?;
         Ok(Self {
             client,
             limiter: RateLimiter::direct(Quota::per_minute(options.requests_per_minute)),

@@ -50,17 +50,11 @@ pub fn render(enrichment: &Enrichment) -> String {
         );
     }
 
-    let statuses: Vec<String> = enrichment
-        .summary
-        .by_status
-        .iter()
-        .map(|(status, count)| format!("{count} {status}"))
-        .collect();
     let _ = writeln!(
         out,
         "\nAddresses: {} ({})",
         enrichment.summary.addresses,
-        statuses.join(", ")
+        enrichment.summary.status_counts()
     );
     let labels = if enrichment.labels.is_empty() {
         "none".to_string()

@@ -86,10 +86,7 @@ impl LogsIngestion {
         options: LogsIngestionOptions,
         sleep: SharedSleep,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .user_agent(concat!("sentinel-ip-enrich/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::http::client(options.timeout)?;
         Ok(Self {
             client,
             tokens,

@@ -496,3 +496,37 @@ fn serve_without_allow_list_refuses_to_start() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("SENTINEL_ALLOWED_WORKSPACES"));
 }
+
+#[tokio::test]
+async fn enrich_apply_uses_the_same_sinks() {
+    let upstreams = Upstreams::start().await;
+    upstreams.mount_identity(1).await;
+    upstreams.mount_virustotal_sample().await;
+    upstreams.mount_logs_accepting(1).await;
+    upstreams.mount_arm_accepting().await;
+    let mut env = upstreams.env();
+    env.push(("AZURE_CREDENTIAL".into(), "managed-identity".into()));
+    let example = format!("{}/examples/incident.json", env!("CARGO_MANIFEST_DIR"));
+
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-ip-enrich"))
+            .args(["enrich", &example, "--apply", "--json"])
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["written"]["rows_written"], 6);
+    assert_eq!(
+        document["written"]["labels_added"],
+        json!(["IP reputation: malicious"])
+    );
+    assert!(document["written"]["comment_id"].is_string());
+    assert_no_secret(&stderr);
+}

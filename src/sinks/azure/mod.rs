@@ -2,9 +2,10 @@
 //! labels to the Sentinel incident through Azure Resource Manager.
 //!
 //! Every write is safe to repeat. The comment id is derived from the incident and its
-//! addresses, so a redelivered incident replaces its comment instead of adding one. Labels are
-//! merged into the incident's existing labels. Rows are appended, so a redelivery adds a
-//! second set of rows; queries take the latest row per address.
+//! addresses, so a redelivered incident replaces its comment instead of adding one. This
+//! tool's labels ("IP reputation: …") are replaced by the latest run's, and other labels are
+//! kept. Rows are appended, so a redelivery adds a second set of rows, and the saved queries
+//! take the latest row per address.
 
 mod http;
 pub mod log_analytics;
@@ -14,6 +15,7 @@ pub mod token;
 use serde::Serialize;
 
 use crate::pipeline::Enrichment;
+use crate::sinks::labels;
 
 pub use log_analytics::{LogsIngestion, LogsIngestionOptions};
 pub use sentinel::{Sentinel, SentinelOptions};
@@ -92,6 +94,8 @@ pub struct WriteReport {
     pub rows_written: usize,
     pub comment_id: Option<String>,
     pub labels_added: Vec<String>,
+    /// Labels of earlier runs that this run's outcome replaced, such as "IP reputation: incomplete".
+    pub labels_removed: Vec<String>,
     /// Every failed write, in order; empty when all succeeded.
     pub errors: Vec<SinkError>,
 }
@@ -134,11 +138,16 @@ impl AzureSinks {
                 Ok(()) => report.comment_id = Some(comment_id),
                 Err(error) => report.errors.push(error),
             }
-            if !enrichment.labels.is_empty() {
-                match self.sentinel.add_labels(incident, &enrichment.labels).await {
-                    Ok(added) => report.labels_added = added,
-                    Err(error) => report.errors.push(error),
+            match self
+                .sentinel
+                .reconcile_labels(incident, &enrichment.labels, labels::PREFIX)
+                .await
+            {
+                Ok(change) => {
+                    report.labels_added = change.added;
+                    report.labels_removed = change.removed;
                 }
+                Err(error) => report.errors.push(error),
             }
         }
 

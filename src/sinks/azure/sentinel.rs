@@ -123,13 +123,15 @@ impl Sentinel {
         Ok(())
     }
 
-    /// Adds `labels` to the incident, keeping its existing labels. Returns the labels that were
-    /// new; an empty list means the incident had them all and nothing was written.
-    pub async fn add_labels(
+    /// Sets this tool's labels on the incident: adds the missing ones from `labels` and removes
+    /// earlier ones that start with `owned_prefix` but are not in `labels`. Other labels are
+    /// kept. Returns the change; nothing is written when there is none.
+    pub async fn reconcile_labels(
         &self,
         incident: &IncidentRef,
         labels: &[String],
-    ) -> Result<Vec<String>, SinkError> {
+        owned_prefix: &str,
+    ) -> Result<LabelChange, SinkError> {
         check_incident_id(incident)?;
         let url = self.incident_url(incident, "");
         let mut last_status = 0;
@@ -157,9 +159,9 @@ impl Sentinel {
                     body: format!("the incident is not valid JSON: {error}"),
                 })?;
 
-            let (updated, added) = merge_labels(&current, labels);
-            if added.is_empty() {
-                return Ok(added);
+            let (updated, change) = merge_labels(&current, labels, owned_prefix);
+            if change.is_empty() {
+                return Ok(change);
             }
             let etag = current
                 .get("etag")
@@ -184,8 +186,8 @@ impl Sentinel {
             let status = response.status().as_u16();
             match status {
                 200 | 201 => {
-                    tracing::info!(stage = "sinks", sink = SINK, incident = %incident.id, attempt, labels = ?added, "incident labels added");
-                    return Ok(added);
+                    tracing::info!(stage = "sinks", sink = SINK, incident = %incident.id, attempt, added = ?change.added, removed = ?change.removed, "incident labels updated");
+                    return Ok(change);
                 }
                 409 | 412 => {
                     tracing::warn!(stage = "sinks", sink = SINK, incident = %incident.id, attempt, status, "incident changed since it was read; reading it again");
@@ -236,39 +238,69 @@ pub fn comment_id(incident_id: &str, addresses: impl IntoIterator<Item = String>
     )
 }
 
-/// Returns the incident with `labels` merged in, and the labels that were new. Existing labels
-/// are kept as they are; names compare without case.
-fn merge_labels(incident: &Value, labels: &[String]) -> (Value, Vec<String>) {
-    let properties = incident
+/// Labels added to and removed from an incident.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LabelChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl LabelChange {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Returns the incident with its labels reconciled, and the change. Labels starting with
+/// `owned_prefix` that are not in `labels` are dropped. Names compare without case.
+fn merge_labels(incident: &Value, labels: &[String], owned_prefix: &str) -> (Value, LabelChange) {
+    let mut properties = incident
         .get("properties")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let mut existing: Vec<Value> = properties
+    let existing: Vec<Value> = properties
         .get("labels")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let name_of = |item: &Value| {
+        item.get("labelName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let wanted = |name: &str| labels.iter().any(|label| label.eq_ignore_ascii_case(name));
+    let owned = |name: &str| {
+        name.get(..owned_prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(owned_prefix))
+    };
 
-    let mut added = Vec::new();
+    let mut change = LabelChange::default();
+    let mut kept: Vec<Value> = Vec::with_capacity(existing.len() + labels.len());
+    for item in existing {
+        let name = name_of(&item);
+        if owned(&name) && !wanted(&name) {
+            change.removed.push(name);
+        } else {
+            kept.push(item);
+        }
+    }
     for label in labels {
-        let present = existing.iter().any(|item| {
-            item.get("labelName")
-                .and_then(Value::as_str)
-                .is_some_and(|name| name.eq_ignore_ascii_case(label))
-        });
-        if !present && !added.contains(label) {
-            existing.push(json!({ "labelName": label, "labelType": "User" }));
-            added.push(label.clone());
+        let present = kept
+            .iter()
+            .any(|item| name_of(item).eq_ignore_ascii_case(label));
+        if !present {
+            kept.push(json!({ "labelName": label, "labelType": "User" }));
+            change.added.push(label.clone());
         }
     }
 
-    let mut properties = properties;
-    properties["labels"] = Value::Array(existing);
+    properties["labels"] = Value::Array(kept);
     let mut updated = json!({ "properties": properties });
     if let Some(etag) = incident.get("etag") {
         updated["etag"] = etag.clone();
     }
-    (updated, added)
+    (updated, change)
 }
 
 /// Rejects incident ids that are not a Sentinel incident ARM id, so a payload cannot steer the
@@ -309,18 +341,58 @@ mod tests {
     fn merge_keeps_existing_labels() {
         let incident = json!({"etag": "\"e1\"", "properties": {"title": "t", "severity": "High", "status": "New",
             "labels": [{"labelName": "keep", "labelType": "User"}, {"labelName": "IP reputation: malicious", "labelType": "User"}]}});
-        let (updated, added) = merge_labels(
-            &incident,
-            &[
-                "ip reputation: MALICIOUS".into(),
-                "IP reputation: incomplete".into(),
-            ],
-        );
-        assert_eq!(added, vec!["IP reputation: incomplete"]);
+        let wanted = [
+            "ip reputation: MALICIOUS".to_string(),
+            "IP reputation: incomplete".to_string(),
+        ];
+        let (updated, change) = merge_labels(&incident, &wanted, "IP reputation: ");
+        assert_eq!(change.added, vec!["IP reputation: incomplete"]);
+        assert!(change.removed.is_empty());
         let labels = updated["properties"]["labels"].as_array().unwrap();
         assert_eq!(labels.len(), 3);
         assert_eq!(labels[0]["labelName"], "keep");
         assert_eq!(updated["properties"]["title"], "t");
         assert_eq!(updated["etag"], "\"e1\"");
+    }
+
+    #[test]
+    fn merge_drops_stale_owned_labels() {
+        let incident = json!({"properties": {"labels": [
+            {"labelName": "Enriched IP addresses"},
+            {"labelName": "IP reputation: suspicious"},
+            {"labelName": "IP reputation: incomplete"}
+        ]}});
+        let (updated, change) = merge_labels(
+            &incident,
+            &["IP reputation: malicious".to_string()],
+            "IP reputation: ",
+        );
+        assert_eq!(change.added, vec!["IP reputation: malicious"]);
+        assert_eq!(
+            change.removed,
+            vec!["IP reputation: suspicious", "IP reputation: incomplete"]
+        );
+        let names: Vec<&str> = updated["properties"]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|label| label["labelName"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["Enriched IP addresses", "IP reputation: malicious"]
+        );
+    }
+
+    #[test]
+    fn merge_without_change_is_empty() {
+        let incident =
+            json!({"properties": {"labels": [{"labelName": "IP reputation: harmless"}]}});
+        let (_, change) = merge_labels(
+            &incident,
+            &["IP reputation: harmless".to_string()],
+            "IP reputation: ",
+        );
+        assert!(change.is_empty());
     }
 }

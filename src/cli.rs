@@ -40,7 +40,7 @@ pub enum Command {
 pub struct ServeArgs {
     /// Port the Functions host assigned to the handler.
     #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT")]
-    pub port: u16,
+    pub port: Option<u16>,
 
     #[command(flatten)]
     pub settings: Settings,
@@ -149,6 +149,9 @@ pub async fn run_enrich(args: EnrichArgs) -> ExitCode {
             eprintln!("error: {error}");
         }
     }
+    if let Some(message) = enrichment.rejected_credential() {
+        return unusable(message);
+    }
     if enrichment.any_failed() {
         eprintln!("error: some lookups failed; see the failed addresses above and run again later");
     }
@@ -180,6 +183,11 @@ fn check_apply_target(azure: &AzureSettings, trigger: &trigger::Trigger) -> Opti
 
 /// Runs the `serve` command until the process is stopped.
 pub async fn run_serve(args: ServeArgs) -> ExitCode {
+    let Some(port) = args.port else {
+        return unusable(
+            "missing FUNCTIONS_CUSTOMHANDLER_PORT: the Functions host sets it; set it to a free port to run serve by hand",
+        );
+    };
     let allowed = AllowedWorkspaces::new(&args.azure.allowed_workspaces);
     if allowed.is_empty() {
         return unusable(
@@ -191,15 +199,18 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
             "missing LOGS_INGESTION_ENDPOINT or LOGS_INGESTION_DCR_ID: set both to the data collection rule's logs ingestion endpoint and immutable id",
         );
     }
-    let (enricher, choice) = match args.settings.build(Settings::virustotal_key_from_env()) {
-        Ok(built) => built,
-        Err(error) => return unusable(&error.to_string()),
-    };
-    if choice == ProviderChoice::ExampleFeed {
+    // Checked before anything loads, because the built-in example feed is demonstration data
+    // and must never label real incidents.
+    let api_key = Settings::virustotal_key_from_env();
+    if api_key.is_none() && args.settings.feeds.is_empty() {
         return unusable(
             "no provider configured: set VIRUSTOTAL_API_KEY or FEED_PATHS; the built-in example feed is for the command line only",
         );
     }
+    let enricher = match args.settings.build(api_key) {
+        Ok((enricher, _)) => enricher,
+        Err(error) => return unusable(&error.to_string()),
+    };
     let sinks = match args.azure.build_sinks(CredentialKind::ManagedIdentity) {
         Ok(sinks) => sinks,
         Err(error) => return unusable(&error.to_string()),
@@ -211,9 +222,9 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         sinks: Some(std::sync::Arc::new(sinks)),
         allowed,
     };
-    match handler::serve(args.port, state).await {
+    match handler::serve(port, state).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => unusable(&format!("cannot serve on 127.0.0.1:{}: {error}", args.port)),
+        Err(error) => unusable(&format!("cannot serve on 127.0.0.1:{port}: {error}")),
     }
 }
 

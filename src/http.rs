@@ -12,3 +12,20 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .user_agent(USER_AGENT)
         .build()
 }
+
+/// Describes a transport error with its causes, such as "error sending request: client error
+/// (Connect): tcp connect error: Connection refused", without the URL.
+pub fn describe_error(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

@@ -10,14 +10,18 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
+        // Help and version are not errors; every other parse failure is unusable input, reported
+        // on one line. A value set through an environment variable shows under its flag's name,
+        // whose placeholder is the variable's name.
+        Err(error) if !error.use_stderr() => {
             let _ = error.print();
-            // Help and version are not errors; every other parse failure is unusable input.
-            return if error.use_stderr() {
-                ExitCode::from(EXIT_UNUSABLE)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let rendered = error.to_string();
+            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first_line} (see --help)");
+            return ExitCode::from(EXIT_UNUSABLE);
         }
     };
 

@@ -150,6 +150,16 @@ impl Enrichment {
     pub fn any_failed_transiently(&self) -> bool {
         self.ips.iter().any(AddressRecord::failed_transiently)
     }
+
+    /// Returns the message of the first provider error that rejected its credential, if any.
+    /// Such a failure is a configuration problem that no retry fixes.
+    pub fn rejected_credential(&self) -> Option<&str> {
+        self.ips
+            .iter()
+            .flat_map(|record| &record.providers)
+            .find(|detail| detail.error_type == Some("unauthorized"))
+            .and_then(|detail| detail.error.as_deref())
+    }
 }
 
 /// Settings of the report the sinks receive.

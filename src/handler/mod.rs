@@ -4,9 +4,9 @@
 //! Both run the same [`Enricher`] as the command line, then the Azure sinks. Replies:
 //! 400 for a body that is not a trigger payload, 403 for an incident outside
 //! SENTINEL_ALLOWED_WORKSPACES (checked before any lookup or write), 502 when an Azure write
-//! failed, 200 otherwise. For EnrichEvent the host-level reply is 500 when a lookup or write
-//! failed for a transient reason, so Event Grid delivers the event again. Every write is safe
-//! to repeat.
+//! failed, 200 otherwise. When a lookup failed for a transient reason (quota, server error,
+//! timeout), EnrichIncident answers 503 so the playbook retries, and EnrichEvent's host-level
+//! reply is 500 so Event Grid delivers the event again. Every write is safe to repeat.
 
 pub mod invocation;
 
@@ -116,6 +116,14 @@ async fn enrich_incident(
 ) -> HttpResponse {
     let outcome = invoke(Function::EnrichIncident, &request, &body, &state).await;
 
+    // A transient lookup failure answers 503, so the playbook's retry policy posts the incident
+    // again; the retry finds the finished lookups in the cache and replaces the comment.
+    let status = if outcome.status.is_success() && outcome.transient_failure {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        outcome.status
+    };
+
     // The HTTP output carries the status; the invocation itself succeeded, so the host gets 200
     // and passes the output on to the caller.
     let mut response = InvocationResponse {
@@ -125,7 +133,7 @@ async fn enrich_incident(
     response.outputs.insert(
         HTTP_OUTPUT.to_string(),
         json!({
-            "statusCode": outcome.status.as_u16(),
+            "statusCode": status.as_u16(),
             "body": outcome.body.to_string(),
             "headers": { "Content-Type": "application/json" },
         }),
@@ -235,8 +243,8 @@ fn completed(enrichment: &Enrichment, written: &WriteReport) -> Outcome {
         .map(|incident| incident.id.as_str())
         .unwrap_or("none");
     let mut logs = vec![format!(
-        "incident {incident}: {} addresses ({})",
-        enrichment.summary.addresses,
+        "incident {incident}: {} ({})",
+        crate::sinks::comment::plural(enrichment.summary.addresses, "address", "addresses"),
         enrichment.summary.status_counts()
     )];
     logs.extend(

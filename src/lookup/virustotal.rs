@@ -245,9 +245,8 @@ impl AttemptError {
         if error.is_timeout() {
             AttemptError::Timeout
         } else {
-            // The URL holds only the address; the key travels in a header, so the message is
-            // safe to log.
-            AttemptError::Connection(error.without_url().to_string())
+            // The key travels in a header, never in the message, so the message is safe to log.
+            AttemptError::Connection(crate::http::describe_error(error))
         }
     }
 

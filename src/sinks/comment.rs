@@ -114,8 +114,8 @@ fn headline(summary: &Summary) -> String {
     let verdicts = &summary.by_verdict;
     let statuses = &summary.by_status;
     format!(
-        "<p><b>IP reputation</b>: {} addresses. Looked up: {} enriched, {} not found, {} failed. Not looked up: {} skipped, {} invalid.</p>{}",
-        summary.addresses,
+        "<p><b>IP reputation</b>: {}. Looked up: {} enriched, {} not found, {} failed. Not looked up: {} skipped, {} invalid.</p>{}",
+        plural(summary.addresses, "address", "addresses"),
         count(statuses, "enriched"),
         count(statuses, "not_found"),
         count(statuses, "failed"),
@@ -164,6 +164,7 @@ fn table_row(record: &AddressRecord) -> String {
         record.verdict.to_string()
     };
     let decided_by = match (record.verdict_provider, record.verdict_basis.as_str()) {
+        (Some(provider), basis) if provider == basis => provider.to_string(),
         (Some(provider), basis) => format!("{provider} ({basis})"),
         (None, _) => String::new(),
     };
@@ -206,6 +207,15 @@ fn query_footer(incident: Option<&IncidentRef>, table: &str) -> String {
         "{table}{filter} | summarize arg_max(TimeGenerated, *) by IPAddress, Input | project IPAddress, Input, Status, Verdict, Reason, Malicious, Suspicious, Reputation"
     );
     format!("<p>KQL: <code>{}</code></p>", escape(&query))
+}
+
+/// Formats a count with the singular or plural noun.
+pub(crate) fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
 }
 
 /// Escapes text for an HTML element or attribute.

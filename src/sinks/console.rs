@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::pipeline::{Enrichment, Status};
+use crate::verdict::Verdict;
 
 /// Renders the run: the incident, one line per address, the labels and the counts.
 pub fn render(enrichment: &Enrichment) -> String {
@@ -26,27 +27,34 @@ pub fn render(enrichment: &Enrichment) -> String {
     } else {
         let _ = writeln!(
             out,
-            "\n{:<40} {:<10} {:<11} reason",
+            "\n{:<39} {:<10} {:<11} reason",
             "address", "status", "verdict"
         );
     }
     for record in &enrichment.ips {
-        let address = match record.ip {
-            Some(ip) if ip.to_string() == record.input => ip.to_string(),
-            Some(ip) => format!("{ip} (from {:?})", record.input),
-            None => format!("{:?}", record.input),
+        // The canonical address fits the column (39 characters is the longest IPv6 form); a
+        // different spelling in the entity is shown with the reason instead.
+        let (address, spelling) = match record.ip {
+            Some(ip) if ip.to_string() == record.input => (ip.to_string(), String::new()),
+            Some(ip) => (
+                ip.to_string(),
+                format!(" (entity wrote {:?})", record.input),
+            ),
+            None => (format!("{:?}", record.input), String::new()),
         };
         let verdict = match record.status {
-            Status::Enriched | Status::Failed => record.verdict.as_str(),
+            Status::Enriched => record.verdict.as_str(),
+            Status::Failed if record.verdict != Verdict::Unknown => record.verdict.as_str(),
             _ => "-",
         };
         let _ = writeln!(
             out,
-            "{:<40} {:<10} {:<11} {}",
+            "{:<39} {:<10} {:<11} {}{}",
             address,
             record.status.as_str(),
             verdict,
-            record.reason
+            record.reason,
+            spelling
         );
     }
 

@@ -189,3 +189,28 @@ async fn failed_lookup_exits_2_without_leaking_key() {
         "log lines name the incident: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn rejected_key_exits_1() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/v3/ip_addresses/"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let base = format!("{}/api/v3", server.uri());
+    let output = tokio::task::spawn_blocking(move || {
+        run(
+            &["enrich", &example("incident.json")],
+            &[
+                ("VIRUSTOTAL_API_KEY", "wrong"),
+                ("VIRUSTOTAL_BASE_URL", &base),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("check VIRUSTOTAL_API_KEY"), "{stderr}");
+}

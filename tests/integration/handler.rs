@@ -530,3 +530,35 @@ async fn enrich_apply_uses_the_same_sinks() {
     assert!(document["written"]["comment_id"].is_string());
     assert_no_secret(&stderr);
 }
+
+#[tokio::test]
+async fn incident_transient_failure_answered_503() {
+    let upstreams = Upstreams::start().await;
+    upstreams.mount_identity(1).await;
+    upstreams.mount_logs_accepting(1).await;
+    upstreams.mount_arm_accepting().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/ip_addresses/45.33.32.156"))
+        .respond_with(ResponseTemplate::new(429))
+        .expect(2)
+        .with_priority(1)
+        .mount(&upstreams.virustotal)
+        .await;
+    upstreams.mount_virustotal_sample().await;
+    let host = Host::start(&upstreams.env());
+
+    let (status, body, _) = host.enrich_incident(&sample_body()).await;
+
+    assert_eq!(
+        status, 503,
+        "the playbook retries a transient failure: {body}"
+    );
+    assert_eq!(
+        body["written"]["rows_written"], 6,
+        "what is known is written first"
+    );
+    assert_eq!(
+        body["written"]["labels_added"],
+        json!(["IP reputation: harmless", "IP reputation: incomplete"])
+    );
+}

@@ -33,7 +33,7 @@ pub(super) async fn send_with_retries(
                 Err(SinkError::Connection {
                     sink,
                     target: target.to_string(),
-                    reason: error.without_url().to_string(),
+                    reason: crate::http::describe_error(error),
                 }),
                 None,
             ),

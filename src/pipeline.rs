@@ -15,6 +15,9 @@ use crate::sinks::{comment, labels, row};
 use crate::trigger::{IncidentRef, Trigger, TriggerKind};
 use crate::verdict::{Basis, Decision, Verdict, VerdictPolicy};
 
+/// Skipped and invalid addresses logged one by one per run; the rest are counted.
+const PARSE_LOG_LINES: usize = 50;
+
 /// Final state of one address occurrence, separate from its verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -263,8 +266,21 @@ impl Enricher {
     }
 }
 
+/// Logs each skipped and invalid address, up to [`PARSE_LOG_LINES`] lines a run, then one line
+/// with the count of the rest, so one incident with thousands of private addresses cannot
+/// flood the log.
 fn log_parse_outcomes(run: &RunContext, occurrences: &[Occurrence]) {
+    let mut logged = 0;
+    let mut not_logged = 0;
     for occurrence in occurrences {
+        if matches!(occurrence.parsed, Parsed::Lookup(_)) {
+            continue;
+        }
+        if logged == PARSE_LOG_LINES {
+            not_logged += 1;
+            continue;
+        }
+        logged += 1;
         match &occurrence.parsed {
             Parsed::Lookup(_) => {}
             Parsed::Skip(ip, reason) => tracing::info!(
@@ -284,6 +300,14 @@ fn log_parse_outcomes(run: &RunContext, occurrences: &[Occurrence]) {
                 "invalid address in entity"
             ),
         }
+    }
+    if not_logged > 0 {
+        tracing::info!(
+            stage = "parse",
+            incident = run.incident_for_logs(),
+            not_logged,
+            "more skipped or invalid addresses; the output and the rows list each one"
+        );
     }
 }
 

@@ -73,10 +73,13 @@ pub fn build(
         (Status::Invalid, "Invalid (not an unambiguous IP address)"),
     ];
     for (status, title) in sections {
+        // An address that several entities carry is listed once.
+        let mut seen = std::collections::HashSet::new();
         let items: Vec<String> = records
             .iter()
             .filter(|record| record.status == status)
             .map(list_item)
+            .filter(|item| seen.insert(item.clone()))
             .collect();
         if items.is_empty() {
             continue;

@@ -138,3 +138,26 @@ async fn skipped_and_invalid_get_rows() {
     assert!(enrichment.rows[1].reason.contains("leading zero"));
     assert!(enrichment.labels.is_empty());
 }
+
+#[tokio::test]
+async fn comment_lists_duplicate_once() {
+    let enricher = feed_enricher("9.9.9.9\n");
+    let enrichment = enricher
+        .enrich(
+            &incident_with(&["10.0.0.1", "10.0.0.1:443", "bad", "bad"]),
+            fixed_now(),
+        )
+        .await;
+    assert_eq!(
+        enrichment.comment.matches("10.0.0.1 (private)").count(),
+        1,
+        "{}",
+        enrichment.comment
+    );
+    assert_eq!(
+        enrichment.comment.matches("\"bad\"").count(),
+        1,
+        "{}",
+        enrichment.comment
+    );
+}

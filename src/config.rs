@@ -30,7 +30,7 @@ use azure_identity::{
     UserAssignedId,
 };
 
-/// Environment variable that holds the VirusTotal API key.
+/// Environment variable that contains the VirusTotal API key.
 pub const VIRUSTOTAL_API_KEY: &str = "VIRUSTOTAL_API_KEY";
 
 /// Lookup, cache and verdict settings.
@@ -44,7 +44,7 @@ pub struct Settings {
     #[arg(long, env = "VIRUSTOTAL_REQUESTS_PER_MINUTE", default_value_t = NonZeroU32::new(4).unwrap())]
     pub virustotal_requests_per_minute: NonZeroU32,
 
-    /// Maximum VirusTotal requests awaiting an answer at once.
+    /// Maximum VirusTotal requests awaiting a response at once.
     #[arg(long, env = "VIRUSTOTAL_MAX_IN_FLIGHT", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub virustotal_max_in_flight: u16,
 
@@ -126,7 +126,7 @@ pub enum ConfigError {
     HttpClient(String),
 }
 
-/// Which providers a configuration enables.
+/// Providers that a configuration enables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderChoice {
     /// The configured providers.
@@ -233,7 +233,7 @@ impl Settings {
     }
 }
 
-/// Which `azure_identity` credential signs Azure requests.
+/// Kind of `azure_identity` credential that signs Azure requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CredentialKind {
     /// The function app's managed identity (IDENTITY_ENDPOINT, IDENTITY_HEADER, AZURE_CLIENT_ID).
@@ -281,7 +281,7 @@ pub struct AzureSettings {
 }
 
 impl AzureSettings {
-    /// Whether rows have somewhere to go.
+    /// Returns true when both Logs Ingestion settings are present, so rows can be written.
     pub fn logs_ingestion_configured(&self) -> bool {
         self.logs_ingestion_endpoint.is_some()
             && self

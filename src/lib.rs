@@ -2,7 +2,7 @@
 //!
 //! The pipeline has one module per stage:
 //! [`trigger`] recognises the playbook trigger body, [`parse`] normalises and classifies the
-//! addresses, [`lookup`] asks providers (VirusTotal, local feeds) through a shared cache,
+//! addresses, [`lookup`] queries providers (VirusTotal, local feeds) through a shared cache,
 //! [`verdict`] decides per address, and [`sinks`] builds the rows, comment and labels.
 //! [`pipeline::Enricher`] runs them in order; the command line ([`cli`]) and the Azure Functions
 //! custom handler ([`handler`]) both call it.

@@ -37,7 +37,7 @@ pub struct InvocationResponse {
     pub return_value: Value,
 }
 
-/// Error of decoding an invocation before the trigger stage sees it.
+/// Error of decoding an invocation before the trigger stage receives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvocationError {
     /// Occurs when the host's request body is not the documented JSON object.
@@ -46,7 +46,7 @@ pub enum InvocationError {
     /// Occurs when the expected binding is absent from `Data`.
     #[error("the invocation has no Data.{binding}")]
     MissingBinding { binding: &'static str },
-    /// Occurs when a binding or body holds text that is not JSON.
+    /// Occurs when a binding or body contains text that is not JSON.
     #[error("{part} is not JSON: {reason}")]
     NotJson { part: &'static str, reason: String },
     /// Occurs when the HTTP request has no body.

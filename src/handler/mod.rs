@@ -5,7 +5,7 @@
 //! 400 for a body that is not a trigger payload, 403 for an incident outside
 //! SENTINEL_ALLOWED_WORKSPACES (checked before any lookup or write), 502 when an Azure write
 //! failed, 200 otherwise. When a lookup failed for a transient reason (quota, server error,
-//! timeout), EnrichIncident answers 503 so the playbook retries, and EnrichEvent's host-level
+//! timeout), EnrichIncident returns 503 so the playbook retries, and EnrichEvent's host-level
 //! reply is 500 so Event Grid delivers the event again. Every write is safe to repeat.
 
 pub mod invocation;
@@ -116,7 +116,7 @@ async fn enrich_incident(
 ) -> HttpResponse {
     let outcome = invoke(Function::EnrichIncident, &request, &body, &state).await;
 
-    // A transient lookup failure answers 503, so the playbook's retry policy posts the incident
+    // A transient lookup failure returns 503, so the playbook's retry policy posts the incident
     // again; the retry finds the finished lookups in the cache and replaces the comment.
     let status = if outcome.status.is_success() && outcome.transient_failure {
         StatusCode::SERVICE_UNAVAILABLE

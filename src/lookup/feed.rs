@@ -259,7 +259,7 @@ fn parse_json_list(text: &str) -> Result<Vec<(usize, String, Option<String>)>, S
         .collect())
 }
 
-/// An entry is a CIDR range or a single address; strict parsing rejects octal-looking forms.
+/// Parses an entry, a CIDR range or a single address. Strict parsing rejects octal-looking forms.
 fn parse_prefix(entry: &str) -> Option<IpNet> {
     if let Ok(net) = entry.parse::<IpNet>() {
         return Some(net);

@@ -1,10 +1,10 @@
-//! Lookup stage: asks threat-intelligence providers about globally reachable addresses.
+//! Lookup stage: queries threat-intelligence providers about globally reachable addresses.
 //!
 //! [`Provider`] is the interface each source implements ([`virustotal::VirusTotal`],
 //! [`feed::Feed`]). [`Lookups`] fans the distinct addresses of a run out to every provider
 //! through a shared [`cache::LookupCache`], so one address costs one upstream call per TTL however
 //! many entities or concurrent incidents carry it. Only addresses that the parse stage marked for
-//! lookup reach this module; it never sees a private or otherwise non-global address.
+//! lookup reach this module; it never receives a private or otherwise non-global address.
 
 pub mod cache;
 pub mod feed;
@@ -37,12 +37,12 @@ pub trait Provider: Send + Sync {
     async fn lookup(&self, ip: IpAddr, run: &RunContext) -> Result<Finding, LookupError>;
 }
 
-/// What a provider knows about an address.
+/// Result of a provider lookup of one address.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Finding {
     Found(Box<Report>),
-    /// The provider has no record of the address. This is an answer, not an error.
+    /// The provider has no record of the address. This is a result, not an error.
     NotFound,
 }
 
@@ -111,7 +111,7 @@ pub enum LookupError {
         ip: IpAddr,
         attempts: u32,
     },
-    /// Occurs when the provider keeps answering with a server error or an unexpected status.
+    /// Occurs when the provider keeps returning a server error or an unexpected status.
     #[error("{provider} returned HTTP {status} for {ip} after {attempts} attempts")]
     Upstream {
         provider: &'static str,
@@ -119,14 +119,14 @@ pub enum LookupError {
         status: u16,
         attempts: u32,
     },
-    /// Occurs when no answer arrives within the request timeout.
+    /// Occurs when no response arrives within the request timeout.
     #[error("{provider} timed out for {ip} after {attempts} attempts")]
     Timeout {
         provider: &'static str,
         ip: IpAddr,
         attempts: u32,
     },
-    /// Occurs when the provider answers 200 with a body that is not the documented shape.
+    /// Occurs when the provider returns 200 with a body that is not the documented shape.
     #[error("{provider} returned an invalid body for {ip} after {attempts} attempts: {reason}")]
     InvalidBody {
         provider: &'static str,
@@ -134,7 +134,7 @@ pub enum LookupError {
         attempts: u32,
         reason: String,
     },
-    /// Occurs when the connection fails before any HTTP answer.
+    /// Occurs when the connection fails before any HTTP response.
     #[error("{provider} could not be reached for {ip} after {attempts} attempts: {reason}")]
     Connection {
         provider: &'static str,
@@ -145,8 +145,9 @@ pub enum LookupError {
 }
 
 impl LookupError {
-    /// Whether a later delivery of the same incident may succeed: quota, server errors,
-    /// timeouts and connection failures pass; a rejected key or a malformed body does not.
+    /// Returns true when a later delivery of the same incident may succeed. Quota, server
+    /// errors, timeouts and connection failures may pass, but a rejected key or a malformed
+    /// body will not.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -195,7 +196,7 @@ impl RunContext {
             .insert(provider);
     }
 
-    /// Whether `provider` was stopped earlier in this run.
+    /// Returns true when `provider` was stopped earlier in this run.
     pub fn is_stopped(&self, provider: &'static str) -> bool {
         self.stopped
             .lock()
@@ -209,7 +210,7 @@ impl RunContext {
     }
 }
 
-/// One provider's answer for one address.
+/// One provider's result for one address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderResult {
     pub provider: &'static str,

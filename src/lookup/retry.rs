@@ -36,7 +36,7 @@ pub struct RetryOptions {
     pub max_attempts: u32,
     /// Delay before the first retry; doubles per retry, with jitter. Default 1 second.
     pub base_delay: Duration,
-    /// Longest single delay when the server gives no `Retry-After`. Default 30 seconds.
+    /// Maximum single delay when the server sends no `Retry-After`. Default 30 seconds.
     pub max_delay: Duration,
     /// Maximum sum of all delays for one request, `Retry-After` included. A retry that would
     /// exceed it is not made. Default 90 seconds.
@@ -55,7 +55,7 @@ impl Default for RetryOptions {
 }
 
 impl RetryOptions {
-    /// The `backon` schedule for these options.
+    /// Builds the `backon` schedule for these options.
     pub fn backoff(&self) -> ExponentialBuilder {
         ExponentialBuilder::default()
             .with_min_delay(self.base_delay)

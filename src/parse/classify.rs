@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
-/// Why an address is not looked up.
+/// Reason an address is not looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
@@ -135,7 +135,7 @@ fn classify_v4(ip: Ipv4Addr) -> Option<SkipReason> {
 
 fn classify_v6(ip: Ipv6Addr) -> Option<SkipReason> {
     // Translation prefixes carry an IPv4 address, and RFC 6052 and RFC 3056 forbid them for
-    // non-global IPv4, so the embedded address decides: 64:ff9b::/96 holds it in the last 32
+    // non-global IPv4, so the embedded address decides: 64:ff9b::/96 carries it in the last 32
     // bits, 6to4 (2002::/16) in bits 16 to 47.
     let segments = ip.segments();
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-/// What the parse stage decided for one address occurrence.
+/// Outcome of the parse stage for one address occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// A globally reachable address, in canonical form, that providers may look up.
@@ -74,7 +74,7 @@ pub enum AddressError {
 }
 
 impl AddressError {
-    /// The input that failed to parse.
+    /// Returns the input that failed to parse.
     pub fn input(&self) -> &str {
         match self {
             AddressError::LeadingZero { input }
@@ -103,7 +103,7 @@ pub fn parse_field(field: &str) -> Vec<Occurrence> {
         .collect()
 }
 
-/// Normalises and classifies one address string that holds no comma.
+/// Normalises and classifies one address string that contains no comma.
 pub fn parse_one(input: &str) -> Parsed {
     match normalise(input) {
         Ok(ip) => match classify(ip) {

@@ -306,7 +306,7 @@ async fn etag_conflict_retried() {
     assert_eq!(labels["properties"]["labels"][0]["labelName"], "existing");
 }
 
-/// Matches a Logs Ingestion body that holds more than `rows` rows.
+/// Matches a Logs Ingestion body that contains more than `rows` rows.
 struct MoreRowsThan(usize);
 
 impl Match for MoreRowsThan {

@@ -91,7 +91,7 @@ impl Upstreams {
         }
     }
 
-    /// VirusTotal answers for the sample incident's three global addresses.
+    /// Mounts VirusTotal responses for the sample incident's three global addresses.
     pub async fn mount_virustotal_sample(&self) {
         let answers = [
             ("45.33.32.156", 200, "vt-ip-malicious.json"),
@@ -291,7 +291,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// An Event Grid event (Event Grid schema) carrying `data`.
+/// Builds an Event Grid event (Event Grid schema) carrying `data`.
 pub fn event_grid_event(data: Value) -> Value {
     json!({
         "id": "7a1e2b3c-0000-4000-8000-000000000001",

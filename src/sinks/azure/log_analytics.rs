@@ -2,7 +2,7 @@
 //!
 //! `POST {endpoint}/dataCollectionRules/{immutableId}/streams/{stream}?api-version=2023-01-01`
 //! with a JSON array body; success is 204. One call takes at most 1 MB, so rows are packed into
-//! batches below that, and a batch answered 413 is split in two and sent again. 429 and 503 are
+//! batches below that, and a batch rejected with 413 is split in two and sent again. 429 and 503 are
 //! retried after `Retry-After`. The identity needs the Monitoring Metrics Publisher role on
 //! the data collection rule; new grants can take 30 minutes to apply.
 

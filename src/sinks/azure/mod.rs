@@ -28,7 +28,7 @@ pub enum SinkError {
     /// Occurs when no access token can be obtained for a scope.
     #[error("cannot get an access token for {scope}: {reason}")]
     Token { scope: String, reason: String },
-    /// Occurs when Azure answers 401 or 403: the identity lacks a role.
+    /// Occurs when Azure returns 401 or 403, because the identity lacks a role.
     #[error(
         "{sink} returned HTTP {status} for {target}: the identity needs the {role} role on {scope}"
     )]
@@ -39,7 +39,7 @@ pub enum SinkError {
         role: &'static str,
         scope: &'static str,
     },
-    /// Occurs when Azure answers an unexpected status after the retries.
+    /// Occurs when Azure returns an unexpected status after the retries.
     #[error("{sink} returned HTTP {status} for {target}: {body}")]
     Status {
         sink: &'static str,
@@ -75,8 +75,8 @@ pub enum SinkError {
 }
 
 impl SinkError {
-    /// Whether a later delivery may succeed: throttling, server errors, conflicts and
-    /// connection failures pass; a missing role does not until someone grants it.
+    /// Returns true when a later delivery may succeed. Throttling, server errors, conflicts and
+    /// connection failures may pass, but a missing role fails until someone grants it.
     pub fn is_transient(&self) -> bool {
         match self {
             SinkError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
@@ -88,7 +88,7 @@ impl SinkError {
     }
 }
 
-/// What the sinks wrote for one run.
+/// Summary of the writes of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WriteReport {
     pub rows_written: usize,

@@ -19,6 +19,8 @@ use crate::trigger;
 pub const EXIT_FAILED_LOOKUPS: u8 = 2;
 /// Exit code for unusable input or configuration.
 pub const EXIT_UNUSABLE: u8 = 1;
+/// Default time limit of one invocation's lookups under `serve`, in seconds.
+const SERVE_LOOKUP_DEADLINE_SECONDS: u64 = 100;
 
 /// Enrich Microsoft Sentinel incidents with IP reputation.
 #[derive(Debug, Parser)]
@@ -39,7 +41,11 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Port the Functions host assigned to the handler.
-    #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT")]
+    #[arg(
+        long,
+        env = "FUNCTIONS_CUSTOMHANDLER_PORT",
+        value_name = "FUNCTIONS_CUSTOMHANDLER_PORT"
+    )]
     pub port: Option<u16>,
 
     #[command(flatten)]
@@ -188,6 +194,16 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
             "missing FUNCTIONS_CUSTOMHANDLER_PORT: the Functions host sets it; set it to a free port to run serve by hand",
         );
     };
+    if let Some(invalid) = args
+        .azure
+        .allowed_workspaces
+        .iter()
+        .find(|id| !id.trim().is_empty() && !crate::handler::is_workspace_id(id))
+    {
+        return unusable(&format!(
+            "invalid SENTINEL_ALLOWED_WORKSPACES entry {invalid:?}: give the workspace's full ARM id, /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.OperationalInsights/workspaces/NAME"
+        ));
+    }
     let allowed = AllowedWorkspaces::new(&args.azure.allowed_workspaces);
     if allowed.is_empty() {
         return unusable(
@@ -207,10 +223,17 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
             "no provider configured: set VIRUSTOTAL_API_KEY or FEED_PATHS; the built-in example feed is for the command line only",
         );
     }
-    let enricher = match args.settings.build(api_key) {
+    let mut enricher = match args.settings.build(api_key) {
         Ok((enricher, _)) => enricher,
         Err(error) => return unusable(&error.to_string()),
     };
+    // The playbook's HTTP action waits about 120 seconds, so by default the handler answers
+    // before that and lets the retry finish the remaining lookups.
+    let deadline = args
+        .settings
+        .lookup_deadline_seconds
+        .unwrap_or(SERVE_LOOKUP_DEADLINE_SECONDS);
+    enricher.set_run_deadline(Some(std::time::Duration::from_secs(deadline)));
     let sinks = match args.azure.build_sinks(CredentialKind::ManagedIdentity) {
         Ok(sinks) => sinks,
         Err(error) => return unusable(&error.to_string()),

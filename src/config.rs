@@ -73,6 +73,11 @@ pub struct Settings {
     )]
     pub feeds: Vec<PathBuf>,
 
+    /// Time limit of one run's lookups, in seconds; lookups still running then fail as transient.
+    /// Unset means no limit for `enrich` and 100 seconds for `serve`.
+    #[arg(long, env = "LOOKUP_DEADLINE_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub lookup_deadline_seconds: Option<u64>,
+
     /// How long a lookup result is reused, in seconds.
     #[arg(long, env = "CACHE_TTL_SECONDS", default_value_t = 21_600)]
     pub cache_ttl_seconds: u64,
@@ -192,11 +197,12 @@ impl Settings {
             suspicious_engines: self.verdict_suspicious_engines,
             suspicious_reputation: self.verdict_suspicious_reputation,
         };
-        let enricher = Enricher::new(
+        let mut enricher = Enricher::new(
             Lookups::new(providers, cache),
             policy,
             ReportOptions::default(),
         );
+        enricher.set_run_deadline(self.lookup_deadline_seconds.map(Duration::from_secs));
         Ok((enricher, choice))
     }
 
@@ -300,13 +306,13 @@ impl AzureSettings {
             CredentialKind::ManagedIdentity => {
                 // Without these variables the credential would fall back to the virtual machine
                 // metadata endpoint, which a function app does not use; fail fast instead.
-                if std::env::var_os("IDENTITY_ENDPOINT").is_none()
-                    || std::env::var_os("IDENTITY_HEADER").is_none()
-                {
-                    return Err(ConfigError::Missing {
-                        setting: "IDENTITY_ENDPOINT and IDENTITY_HEADER",
-                        reason: "the Functions host sets them for a managed identity; outside Azure set AZURE_CREDENTIAL=developer-tools",
-                    });
+                for setting in ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"] {
+                    if std::env::var_os(setting).is_none() {
+                        return Err(ConfigError::Missing {
+                            setting,
+                            reason: "the Functions host sets it for a managed identity; outside Azure set AZURE_CREDENTIAL=developer-tools",
+                        });
+                    }
                 }
                 let options = ManagedIdentityCredentialOptions {
                     user_assigned_id: self

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -185,6 +186,7 @@ pub struct Enricher {
     lookups: Lookups,
     policy: VerdictPolicy,
     report: ReportOptions,
+    run_deadline: Option<Duration>,
 }
 
 impl Enricher {
@@ -193,7 +195,14 @@ impl Enricher {
             lookups,
             policy,
             report,
+            run_deadline: None,
         }
+    }
+
+    /// Limits how long one run's lookups may take. Lookups still running at the deadline fail
+    /// as transient, so the caller can answer before its own timeout and be retried later.
+    pub fn set_run_deadline(&mut self, deadline: Option<Duration>) {
+        self.run_deadline = deadline;
     }
 
     /// Names of the configured providers.
@@ -207,7 +216,7 @@ impl Enricher {
             .incident
             .as_ref()
             .map(|incident| incident.id.clone());
-        let run = RunContext::new(incident_id);
+        let run = RunContext::new(incident_id).with_deadline(self.run_deadline);
 
         let occurrences: Vec<Occurrence> = trigger
             .addresses

@@ -60,6 +60,25 @@ impl AllowedWorkspaces {
     }
 }
 
+/// Checks that `id` is a Log Analytics workspace ARM id, "/subscriptions/S/resourceGroups/G/
+/// providers/Microsoft.OperationalInsights/workspaces/W".
+pub fn is_workspace_id(id: &str) -> bool {
+    let segments: Vec<&str> = id.trim().trim_end_matches('/').split('/').collect();
+    let fixed = [
+        (1, "subscriptions"),
+        (3, "resourcegroups"),
+        (5, "providers"),
+        (6, "microsoft.operationalinsights"),
+        (7, "workspaces"),
+    ];
+    segments.len() == 9
+        && segments[0].is_empty()
+        && fixed
+            .iter()
+            .all(|(index, name)| segments[*index].eq_ignore_ascii_case(name))
+        && [2, 4, 8].iter().all(|index| !segments[*index].is_empty())
+}
+
 /// Everything a request handler needs; shared by all workers.
 pub struct HandlerState {
     pub enricher: Arc<Enricher>,

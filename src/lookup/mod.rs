@@ -14,6 +14,7 @@ pub mod virustotal;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -134,6 +135,15 @@ pub enum LookupError {
         attempts: u32,
         reason: String,
     },
+    /// Occurs when the run's deadline passes before the provider returns.
+    #[error(
+        "{provider} lookup of {ip} did not finish within the run deadline of {limit_seconds} s"
+    )]
+    DeadlineExceeded {
+        provider: &'static str,
+        ip: IpAddr,
+        limit_seconds: u64,
+    },
     /// Occurs when the connection fails before any HTTP response.
     #[error("{provider} could not be reached for {ip} after {attempts} attempts: {reason}")]
     Connection {
@@ -154,6 +164,7 @@ impl LookupError {
             LookupError::QuotaExceeded { .. }
                 | LookupError::Upstream { status: 500.., .. }
                 | LookupError::Timeout { .. }
+                | LookupError::DeadlineExceeded { .. }
                 | LookupError::Connection { .. }
         )
     }
@@ -166,6 +177,7 @@ impl LookupError {
             LookupError::QuotaExceeded { .. } => "quota_exceeded",
             LookupError::Upstream { .. } => "upstream_status",
             LookupError::Timeout { .. } => "timeout",
+            LookupError::DeadlineExceeded { .. } => "deadline_exceeded",
             LookupError::InvalidBody { .. } => "invalid_body",
             LookupError::Connection { .. } => "connection",
         }
@@ -177,6 +189,9 @@ impl LookupError {
 pub struct RunContext {
     /// Incident ARM id, for log lines.
     pub incident: Option<String>,
+    /// Time limit of the run's lookups; a lookup still running then fails as transient.
+    pub deadline: Option<Duration>,
+    started: Option<tokio::time::Instant>,
     stopped: Mutex<HashSet<&'static str>>,
 }
 
@@ -184,8 +199,17 @@ impl RunContext {
     pub fn new(incident: Option<String>) -> Self {
         Self {
             incident,
+            deadline: None,
+            started: None,
             stopped: Mutex::default(),
         }
+    }
+
+    /// Sets a time limit on the run's lookups, counted from now.
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self.started = Some(tokio::time::Instant::now());
+        self
     }
 
     /// Stops every later call to `provider` in this run.
@@ -259,7 +283,31 @@ impl Lookups {
 
     async fn lookup_one(&self, ip: IpAddr, run: &RunContext) -> Vec<ProviderResult> {
         let lookups = self.providers.iter().map(|provider| async move {
-            let outcome = self.cache.get_or_lookup(provider.as_ref(), ip, run).await;
+            let lookup = self.cache.get_or_lookup(provider.as_ref(), ip, run);
+            let outcome = match (run.deadline, run.started) {
+                (Some(limit), Some(started)) => {
+                    match tokio::time::timeout_at(started + limit, lookup).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            let error = LookupError::DeadlineExceeded {
+                                provider: provider.name(),
+                                ip,
+                                limit_seconds: limit.as_secs(),
+                            };
+                            tracing::error!(
+                                stage = "lookup",
+                                provider = provider.name(),
+                                incident = run.incident_for_logs(),
+                                ip = %ip,
+                                error_type = error.kind(),
+                                "lookup abandoned at the run deadline"
+                            );
+                            Err(error)
+                        }
+                    }
+                }
+                _ => lookup.await,
+            };
             ProviderResult {
                 provider: provider.name(),
                 outcome,

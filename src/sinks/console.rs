@@ -58,12 +58,14 @@ pub fn render(enrichment: &Enrichment) -> String {
         );
     }
 
-    let _ = writeln!(
-        out,
-        "\nAddresses: {} ({})",
-        enrichment.summary.addresses,
-        enrichment.summary.status_counts()
-    );
+    if enrichment.summary.addresses > 0 {
+        let _ = writeln!(
+            out,
+            "\nAddresses: {} ({})",
+            enrichment.summary.addresses,
+            enrichment.summary.status_counts()
+        );
+    }
     let labels = if enrichment.labels.is_empty() {
         "none".to_string()
     } else {

@@ -562,3 +562,36 @@ async fn incident_transient_failure_answered_503() {
         json!(["IP reputation: harmless", "IP reputation: incomplete"])
     );
 }
+
+#[tokio::test]
+async fn incident_without_entities_writes_no_comment() {
+    let upstreams = Upstreams::start().await;
+    upstreams.mount_identity(0).await;
+    let host = Host::start(&upstreams.env());
+
+    let (status, body, _) = host
+        .enrich_incident(&fixture("incident-trigger-no-entities.json"))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["summary"]["addresses"], 0);
+    assert!(upstreams.arm.received_requests().await.unwrap().is_empty());
+    assert!(upstreams.logs.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn serve_rejects_workspace_name_in_allow_list() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-ip-enrich"))
+        .arg("serve")
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "1")
+        .env("SENTINEL_ALLOWED_WORKSPACES", "law-soc-example")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid SENTINEL_ALLOWED_WORKSPACES entry \"law-soc-example\""),
+        "{stderr}"
+    );
+}

@@ -392,3 +392,28 @@ async fn failure_is_not_cached() {
         Status::Enriched
     );
 }
+
+#[tokio::test]
+async fn run_deadline_fails_slow_lookups_transiently() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(MALICIOUS_PATH))
+        .respond_with(json_response(200, "vt-ip-malicious.json").set_delay(Duration::from_secs(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let mut options = vt_options(&server.uri());
+    options.timeout = Duration::from_secs(10);
+    let (mut enricher, _) = vt_enricher(options);
+    enricher.set_run_deadline(Some(Duration::from_millis(200)));
+    let enrichment = enricher
+        .enrich(&incident_with(&["45.33.32.156", "10.0.0.1"]), fixed_now())
+        .await;
+
+    let record = &enrichment.ips[0];
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.providers[0].error_type, Some("deadline_exceeded"));
+    assert!(enrichment.any_failed_transiently());
+    assert_eq!(enrichment.ips[1].status, Status::Skipped);
+}

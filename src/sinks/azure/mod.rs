@@ -124,7 +124,12 @@ impl AzureSinks {
             }
         }
 
-        if let Some(incident) = &enrichment.incident {
+        // An incident without IP entities gets no comment and keeps its labels.
+        if let Some(incident) = enrichment
+            .incident
+            .as_ref()
+            .filter(|_| !enrichment.ips.is_empty())
+        {
             let addresses = enrichment
                 .rows
                 .iter()

@@ -439,7 +439,11 @@ bench_workload() {
 # 4. Latency under the VirusTotal rate limit
 
 bench_rate_limit() {
-  log "part 4: enrich under the VirusTotal rate limit (the 4/min run takes about 4 minutes)"
+  if [[ $MODE == smoke ]]; then
+    log "part 4: enrich under the VirusTotal rate limit"
+  else
+    log "part 4: enrich under the VirusTotal rate limit (the 4/min run takes about 4 minutes)"
+  fi
   start_example bench_mocks --vt-delay-ms "$VT_DELAY_RATE_MS"
   local mock_port=$STARTED_PORT mock_pid=$STARTED_PID
 

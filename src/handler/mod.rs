@@ -25,6 +25,8 @@ use invocation::{
     HTTP_OUTPUT, InvocationRequest, InvocationResponse, event_trigger_body, http_trigger_body,
 };
 
+/// Failed lookups listed one by one in an invocation's `Logs`.
+const FAILED_LOOKUP_LOG_LINES: usize = 20;
 /// Header in which the host sends the invocation id.
 const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 /// Largest invocation body accepted, in bytes: 64 MiB. Event Grid events are at most 1 MB; an
@@ -272,13 +274,24 @@ fn completed(enrichment: &Enrichment, written: &WriteReport) -> Outcome {
             .iter()
             .map(|error| format!("write failed: {error}")),
     );
+    // The host stores every line, so failed lookups beyond the first few are counted instead.
+    let failed: Vec<&crate::pipeline::AddressRecord> = enrichment
+        .ips
+        .iter()
+        .filter(|record| record.status == crate::pipeline::Status::Failed)
+        .collect();
     logs.extend(
-        enrichment
-            .ips
+        failed
             .iter()
-            .filter(|record| record.status == crate::pipeline::Status::Failed)
+            .take(FAILED_LOOKUP_LOG_LINES)
             .map(|record| format!("lookup failed for {}: {}", record.input, record.reason)),
     );
+    if failed.len() > FAILED_LOOKUP_LOG_LINES {
+        logs.push(format!(
+            "{} more lookups failed; the reply body lists each address",
+            failed.len() - FAILED_LOOKUP_LOG_LINES
+        ));
+    }
 
     let ips: Vec<Value> = enrichment
         .ips

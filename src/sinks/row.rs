@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 
-use crate::pipeline::AddressRecord;
+use crate::pipeline::{AddressRecord, ProviderDetail};
 use crate::trigger::IncidentRef;
+use crate::verdict::Basis;
 
 /// Default table name.
 pub const TABLE: &str = "IPReputation_CL";
@@ -20,7 +22,7 @@ pub const TABLE: &str = "IPReputation_CL";
 const DETAILS_MAX_BYTES: usize = 60 * 1024;
 
 /// One row of the IPReputation_CL table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Row {
     pub time_generated: DateTime<Utc>,
@@ -45,7 +47,9 @@ pub struct Row {
     pub as_owner: Option<String>,
     pub network: Option<String>,
     pub last_analysis_time: Option<DateTime<Utc>>,
-    pub details: Value,
+    /// Serialised once when the row is built, because a JSON tree per row costs several times
+    /// the memory of its text on incidents with many addresses.
+    pub details: Box<RawValue>,
 }
 
 /// Builds one row per distinct address; invalid inputs get a row each, keyed by their text.
@@ -99,11 +103,11 @@ fn build_row(incident: Option<&IncidentRef>, group: &[&AddressRecord], now: Date
             .join(","),
     };
 
-    let details = json!({
-        "verdict_basis": record.verdict_basis,
-        "occurrences": group.len(),
-        "providers": record.providers,
-    });
+    let details = Details {
+        verdict_basis: record.verdict_basis,
+        occurrences: group.len(),
+        providers: &record.providers,
+    };
 
     Row {
         time_generated: now,
@@ -129,17 +133,25 @@ fn build_row(incident: Option<&IncidentRef>, group: &[&AddressRecord], now: Date
     }
 }
 
-/// Replaces provider details that would exceed the field limit with a note.
-fn cap_details(details: Value) -> Value {
-    let size = serde_json::to_vec(&details)
-        .map(|bytes| bytes.len())
-        .unwrap_or(0);
+/// The `Details` column: the verdict's basis and every provider's result.
+#[derive(Serialize)]
+struct Details<'a> {
+    verdict_basis: Basis,
+    occurrences: usize,
+    providers: &'a [ProviderDetail],
+}
+
+/// Serialises the details, replacing them with a note when they exceed the field limit.
+fn cap_details(details: Details<'_>) -> Box<RawValue> {
+    let full = serde_json::value::to_raw_value(&details).expect("details serialise to JSON");
+    let size = full.get().len();
     if size <= DETAILS_MAX_BYTES {
-        return details;
+        return full;
     }
-    json!({
-        "verdict_basis": details["verdict_basis"],
-        "occurrences": details["occurrences"],
+    let note = json!({
+        "verdict_basis": details.verdict_basis,
+        "occurrences": details.occurrences,
         "truncated": format!("provider details were {size} bytes, over the {DETAILS_MAX_BYTES} byte limit"),
-    })
+    });
+    serde_json::value::to_raw_value(&note).expect("the note serialises to JSON")
 }

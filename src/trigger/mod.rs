@@ -109,6 +109,10 @@ pub enum TriggerError {
 }
 
 /// Parses a trigger body from bytes.
+///
+/// NOTE: the whole body becomes a `serde_json::Value` tree before the shape is detected. For an
+/// incident with 100,000 entities that tree is the largest part of the run's memory; a typed
+/// parse of only the fields read here would shrink it.
 pub fn parse_bytes(body: &[u8]) -> Result<Trigger, TriggerError> {
     let value: Value = serde_json::from_slice(body).map_err(|error| TriggerError::NotJson {
         reason: error.to_string(),

@@ -227,7 +227,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         Ok((enricher, _)) => enricher,
         Err(error) => return unusable(&error.to_string()),
     };
-    // The playbook's HTTP action waits about 120 seconds, so by default the handler answers
+    // The playbook's HTTP action waits about 120 seconds, so by default the handler replies
     // before that and lets the retry finish the remaining lookups.
     let deadline = args
         .settings

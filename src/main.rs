@@ -40,8 +40,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs JSON lines to stdout under the Functions host, which collects stdout; the command line
-/// prints its result on stdout, so there logs go to stderr as text.
+/// Sets up logging. Under the Functions host, which collects stdout, logs are JSON lines on
+/// stdout. The command line prints its result on stdout, so there logs go to stderr as text.
 fn init_logging(command: &Command) {
     let filter = |default: &str| {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))

@@ -200,7 +200,7 @@ impl Enricher {
     }
 
     /// Limits how long one run's lookups may take. Lookups still running at the deadline fail
-    /// as transient, so the caller can answer before its own timeout and be retried later.
+    /// as transient, so the caller can reply before its own timeout and be retried later.
     pub fn set_run_deadline(&mut self, deadline: Option<Duration>) {
         self.run_deadline = deadline;
     }

@@ -67,7 +67,7 @@ impl LookupCache {
         self.entries.entry_count()
     }
 
-    /// Whether the cache holds no entry.
+    /// Returns true when the cache contains no entry.
     pub async fn is_empty(&self) -> bool {
         self.len().await == 0
     }
